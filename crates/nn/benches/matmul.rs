@@ -1,0 +1,59 @@
+//! The matrix products of the MLP 3×128 at batch 512 (forward, weight gradient, input gradient)
+//! on each backend, single thread. Throughput in FLOP/s.
+//!
+//! `cargo bench -p nn --bench matmul`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nn::matmul::{sgemm, Backend, View};
+use std::hint::black_box;
+
+fn shapes(c: &mut Criterion) {
+    // (name, m, n, k, A transposed, B transposed)
+    let cases = [
+        ("fwd_512x784x128", 512, 128, 784, false, false),
+        ("fwd_512x128x128", 512, 128, 128, false, false),
+        ("dW_784x128_k512", 784, 128, 512, true, false),
+        ("dX_512x128x128", 512, 128, 128, false, true),
+    ];
+    for (name, m, n, k, ta, tb) in cases {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 / 97.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 89) as f32 / 89.0).collect();
+        let av = if ta {
+            View::row_major(k, m).t()
+        } else {
+            View::row_major(m, k)
+        };
+        let bv = if tb {
+            View::row_major(n, k).t()
+        } else {
+            View::row_major(k, n)
+        };
+        let mut out = vec![0.0f32; m * n];
+        let mut g = c.benchmark_group(format!("matmul/{name}"));
+        g.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+            g.bench_function(format!("{be:?}"), |bch| {
+                bch.iter(|| {
+                    sgemm(
+                        be,
+                        &mut out,
+                        View::row_major(m, n),
+                        black_box(&a),
+                        av,
+                        black_box(&b),
+                        bv,
+                        false,
+                    )
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = shapes
+}
+criterion_main!(benches);

@@ -1,0 +1,212 @@
+//! Single-threaded matrix multiplication behind one safe entry point, [`sgemm`].
+//!
+//! Two real backends, chosen by measurement (see `docs/nn.md`):
+//! - [`Backend::Gemm`]: the `gemm` crate built with its `x86-v4` feature, which dispatches at run
+//!   time to AVX-512 kernels where the CPU has them and to AVX2/scalar kernels otherwise (so it is
+//!   also the portable fallback).
+//! - [`Backend::MatrixMultiply`]: ndarray's default `general_mat_mul` (the `matrixmultiply` crate,
+//!   AVX2 at most). Safe code only; kept for comparison and for platforms `gemm` does not cover.
+//!
+//! Both run on the calling thread only: an SGD worker must never spawn nested GEMM threads.
+
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+
+/// Which matrix-multiply implementation a [`crate::Network`] uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The `gemm` crate (AVX-512 when available). The default: fastest on the measured shapes.
+    #[default]
+    Gemm,
+    /// ndarray's `general_mat_mul` (matrixmultiply).
+    MatrixMultiply,
+    /// Plain triple loop; the reference the others are tested against.
+    Naive,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gemm" => Ok(Backend::Gemm),
+            "matrixmultiply" | "ndarray" => Ok(Backend::MatrixMultiply),
+            "naive" => Ok(Backend::Naive),
+            _ => Err(format!(
+                "unknown matmul backend `{s}` (expected gemm, matrixmultiply or naive)"
+            )),
+        }
+    }
+}
+
+/// The layout of a strided matrix inside a slice: element (r, c) is at `r * rs + c * cs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl View {
+    /// A dense row-major `rows × cols` matrix.
+    pub fn row_major(rows: usize, cols: usize) -> Self {
+        View {
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose of this view (same memory).
+    pub fn t(self) -> Self {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// Number of slice elements the view reaches (one past the largest index).
+    fn span(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.rs + (self.cols - 1) * self.cs + 1
+        }
+    }
+
+    /// Whether distinct (r, c) map to distinct offsets. Checked for the output, which is written.
+    fn is_injective(&self) -> bool {
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        if self.rows <= 1 || self.cols <= 1 {
+            return (self.rows <= 1 || self.rs > 0) && (self.cols <= 1 || self.cs > 0);
+        }
+        (self.cs > 0 && self.rs >= self.cols * self.cs)
+            || (self.rs > 0 && self.cs >= self.rows * self.rs)
+    }
+}
+
+/// `C ← A·B` (or `C ← C + A·B` when `accumulate`), single-threaded.
+///
+/// Three (slice, view) pairs plus the mode read better flat than bundled into structs.
+///
+/// # Panics
+/// If the shapes disagree, a view reaches past its slice, or `C`'s view maps two elements to one
+/// place. These are programming errors, checked once per call (cheap next to the product).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    backend: Backend,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) {
+    assert_eq!(
+        av.rows, cv.rows,
+        "sgemm: A has {} rows, C has {}",
+        av.rows, cv.rows
+    );
+    assert_eq!(
+        bv.cols, cv.cols,
+        "sgemm: B has {} cols, C has {}",
+        bv.cols, cv.cols
+    );
+    assert_eq!(
+        av.cols, bv.rows,
+        "sgemm: inner dimensions {} and {}",
+        av.cols, bv.rows
+    );
+    assert!(
+        av.span() <= a.len(),
+        "sgemm: A view reaches {} > {}",
+        av.span(),
+        a.len()
+    );
+    assert!(
+        bv.span() <= b.len(),
+        "sgemm: B view reaches {} > {}",
+        bv.span(),
+        b.len()
+    );
+    assert!(
+        cv.span() <= c.len(),
+        "sgemm: C view reaches {} > {}",
+        cv.span(),
+        c.len()
+    );
+    assert!(cv.is_injective(), "sgemm: C view {cv:?} overlaps itself");
+    let (m, n, k) = (cv.rows, cv.cols, av.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                for col in 0..n {
+                    c[r * cv.rs + col * cv.cs] = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    match backend {
+        Backend::Gemm => {
+            // SAFETY: the asserts above establish that every element the three views address lies
+            // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise
+            // distinct, and that C (a unique &mut borrow) cannot alias A or B. `gemm` reads A and B
+            // and writes C only at those offsets, on this thread (Parallelism::None).
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    cv.cs as isize,
+                    cv.rs as isize,
+                    accumulate,
+                    a.as_ptr(),
+                    av.cs as isize,
+                    av.rs as isize,
+                    b.as_ptr(),
+                    bv.cs as isize,
+                    bv.rs as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        }
+        Backend::MatrixMultiply => {
+            let av_ = ArrayView2::from_shape((m, k).strides((av.rs, av.cs)), &a[..av.span()])
+                .expect("A view checked above");
+            let bv_ = ArrayView2::from_shape((k, n).strides((bv.rs, bv.cs)), &b[..bv.span()])
+                .expect("B view checked above");
+            let span = cv.span();
+            let mut cv_ = ArrayViewMut2::from_shape((m, n).strides((cv.rs, cv.cs)), &mut c[..span])
+                .expect("C view checked above");
+            let beta = if accumulate { 1.0 } else { 0.0 };
+            ndarray::linalg::general_mat_mul(1.0, &av_, &bv_, beta, &mut cv_);
+        }
+        Backend::Naive => {
+            for r in 0..m {
+                for col in 0..n {
+                    let mut s = 0.0f32;
+                    for i in 0..k {
+                        s += a[r * av.rs + i * av.cs] * b[i * bv.rs + col * bv.cs];
+                    }
+                    let dst = &mut c[r * cv.rs + col * cv.cs];
+                    *dst = if accumulate { *dst + s } else { s };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,932 @@
+//! A feed-forward network that is stateless about its parameters: θ is one flat `&[f32]` owned
+//! by the caller, and all working memory lives in a per-worker [`Scratch`].
+//!
+//! Activations are batch-major and channels-last (NHWC): a convolution is then one im2col + GEMM
+//! over the whole mini-batch, and its output is already the next layer's NHWC input.
+//!
+//! Parameter layout, layer by layer in order:
+//! - dense `in → out`: W as an `in × out` row-major matrix, then the `out` biases;
+//! - conv `kh × kw`, `cin → cout`: W as a `(kh·kw·cin) × cout` row-major matrix whose row index is
+//!   `(ky·kw + kx)·cin + c` (the im2col column order), then the `cout` biases;
+//! - max-pool: no parameters.
+
+use crate::matmul::{sgemm, Backend, View};
+use rand::{RngExt, SeedableRng};
+
+/// Per-sample tensor shape, height × width × channels (a dense layer's output is `1 × 1 × units`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl Shape {
+    pub const fn new(h: usize, w: usize, c: usize) -> Self {
+        Shape { h, w, c }
+    }
+    /// A flat vector of `n` features.
+    pub const fn flat(n: usize) -> Self {
+        Shape { h: 1, w: 1, c: n }
+    }
+    /// Number of scalars per sample.
+    pub const fn len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.h, self.w, self.c)
+    }
+}
+
+/// Element-wise activation fused into the layer that produces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+/// One layer of a [`Network`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// Fully connected `inputs → outputs` (the input is flattened).
+    Dense {
+        inputs: usize,
+        outputs: usize,
+        act: Activation,
+    },
+    /// 2-D convolution, valid padding, stride 1.
+    Conv2d {
+        input: Shape,
+        kh: usize,
+        kw: usize,
+        filters: usize,
+        act: Activation,
+    },
+    /// 2 × 2 max-pool, stride 2; odd trailing rows/columns are dropped (floor), as in Keras.
+    MaxPool2 { input: Shape },
+}
+
+impl Layer {
+    pub fn input_shape(&self) -> Shape {
+        match *self {
+            Layer::Dense { inputs, .. } => Shape::flat(inputs),
+            Layer::Conv2d { input, .. } | Layer::MaxPool2 { input } => input,
+        }
+    }
+
+    pub fn output_shape(&self) -> Shape {
+        match *self {
+            Layer::Dense { outputs, .. } => Shape::flat(outputs),
+            Layer::Conv2d {
+                input,
+                kh,
+                kw,
+                filters,
+                ..
+            } => Shape::new(input.h + 1 - kh, input.w + 1 - kw, filters),
+            Layer::MaxPool2 { input } => Shape::new(input.h / 2, input.w / 2, input.c),
+        }
+    }
+
+    /// Number of entries of θ this layer owns.
+    pub fn num_params(&self) -> usize {
+        match *self {
+            Layer::Dense {
+                inputs, outputs, ..
+            } => inputs * outputs + outputs,
+            Layer::Conv2d {
+                input,
+                kh,
+                kw,
+                filters,
+                ..
+            } => kh * kw * input.c * filters + filters,
+            Layer::MaxPool2 { .. } => 0,
+        }
+    }
+
+    /// Multiply-adds counted as 2 FLOPs, per sample, forward pass only.
+    pub fn forward_flops(&self) -> u64 {
+        match *self {
+            Layer::Dense {
+                inputs, outputs, ..
+            } => 2 * (inputs * outputs) as u64,
+            Layer::Conv2d {
+                input,
+                kh,
+                kw,
+                filters,
+                ..
+            } => {
+                let o = self.output_shape();
+                2 * (o.h * o.w * kh * kw * input.c * filters) as u64
+            }
+            Layer::MaxPool2 { .. } => 0,
+        }
+    }
+
+    fn act(&self) -> Activation {
+        match *self {
+            Layer::Dense { act, .. } | Layer::Conv2d { act, .. } => act,
+            Layer::MaxPool2 { .. } => Activation::Identity,
+        }
+    }
+
+    /// (fan_in, fan_out) for He/Glorot initialisation.
+    fn fans(&self) -> (usize, usize) {
+        match *self {
+            Layer::Dense {
+                inputs, outputs, ..
+            } => (inputs, outputs),
+            Layer::Conv2d {
+                input,
+                kh,
+                kw,
+                filters,
+                ..
+            } => (kh * kw * input.c, kh * kw * filters),
+            Layer::MaxPool2 { .. } => (0, 0),
+        }
+    }
+}
+
+/// Why a network description is impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("layer {layer}: a {kh}x{kw} kernel does not fit a {input} input")]
+    KernelTooLarge {
+        layer: usize,
+        kh: usize,
+        kw: usize,
+        input: Shape,
+    },
+    #[error("layer {layer}: max-pool 2x2 needs at least a 2x2 input, got {input}")]
+    PoolTooSmall { layer: usize, input: Shape },
+    #[error("layer {layer}: a layer needs at least one unit/filter")]
+    ZeroWidth { layer: usize },
+    #[error("the input shape {0} is empty")]
+    EmptyInput(Shape),
+    #[error("the network needs at least one layer, and its last layer must be dense")]
+    NoOutputLayer,
+    #[error("the output layer has {0} units: classification needs at least 2")]
+    TooFewClasses(usize),
+}
+
+/// Fluent construction of a [`Network`]; shapes are checked by [`NetworkBuilder::build`].
+#[derive(Clone, Debug)]
+pub struct NetworkBuilder {
+    input: Shape,
+    cur: Shape,
+    layers: Vec<Layer>,
+    error: Option<BuildError>,
+}
+
+impl NetworkBuilder {
+    fn fail(&mut self, e: BuildError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Convolution with `filters` square `k × k` kernels (valid, stride 1).
+    pub fn conv(self, filters: usize, k: usize, act: Activation) -> Self {
+        self.conv_rect(filters, k, k, act)
+    }
+
+    /// Convolution with `filters` kernels of `kh × kw` (valid, stride 1).
+    pub fn conv_rect(mut self, filters: usize, kh: usize, kw: usize, act: Activation) -> Self {
+        let layer = self.layers.len();
+        if filters == 0 || kh == 0 || kw == 0 {
+            self.fail(BuildError::ZeroWidth { layer });
+        } else if kh > self.cur.h || kw > self.cur.w {
+            self.fail(BuildError::KernelTooLarge {
+                layer,
+                kh,
+                kw,
+                input: self.cur,
+            });
+        } else {
+            let l = Layer::Conv2d {
+                input: self.cur,
+                kh,
+                kw,
+                filters,
+                act,
+            };
+            self.cur = l.output_shape();
+            self.layers.push(l);
+        }
+        self
+    }
+
+    /// 2 × 2 max-pool, stride 2.
+    pub fn max_pool(mut self) -> Self {
+        let layer = self.layers.len();
+        if self.cur.h < 2 || self.cur.w < 2 {
+            self.fail(BuildError::PoolTooSmall {
+                layer,
+                input: self.cur,
+            });
+        } else {
+            let l = Layer::MaxPool2 { input: self.cur };
+            self.cur = l.output_shape();
+            self.layers.push(l);
+        }
+        self
+    }
+
+    /// Fully connected layer with `units` outputs; flattens its input.
+    pub fn dense(mut self, units: usize, act: Activation) -> Self {
+        let layer = self.layers.len();
+        if units == 0 {
+            self.fail(BuildError::ZeroWidth { layer });
+        } else {
+            let l = Layer::Dense {
+                inputs: self.cur.len(),
+                outputs: units,
+                act,
+            };
+            self.cur = l.output_shape();
+            self.layers.push(l);
+        }
+        self
+    }
+
+    pub fn build(self) -> Result<Network, BuildError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.input.is_empty() {
+            return Err(BuildError::EmptyInput(self.input));
+        }
+        match self.layers.last() {
+            Some(Layer::Dense { outputs, .. }) if *outputs < 2 => {
+                return Err(BuildError::TooFewClasses(*outputs))
+            }
+            Some(Layer::Dense { .. }) => {}
+            _ => return Err(BuildError::NoOutputLayer),
+        }
+        let mut offsets = Vec::with_capacity(self.layers.len());
+        let mut d = 0;
+        for l in &self.layers {
+            offsets.push(d);
+            d += l.num_params();
+        }
+        Ok(Network {
+            input: self.input,
+            classes: self.cur.len(),
+            layers: self.layers,
+            offsets,
+            num_params: d,
+            backend: Backend::default(),
+        })
+    }
+}
+
+/// Parameter initialisation schemes (seedable; see [`Network::init_params`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// Every weight and bias drawn from N(0, std²): Alg. B.1's `RAND_INIT`, std = 0.01 in the
+    /// thesis' code.
+    Normal { std: f32 },
+    /// He/Kaiming: weights N(0, 2/fan_in), biases 0. The default for ReLU networks.
+    He,
+    /// Glorot/Xavier uniform: weights U(±√(6/(fan_in+fan_out))), biases 0.
+    Glorot,
+}
+
+impl Init {
+    /// The thesis' initialisation, N(0, 0.01²) for weights and biases (Alg. B.1).
+    pub const THESIS: Init = Init::Normal { std: 0.01 };
+}
+
+/// A mini-batch (or a whole data set) as flat NHWC images plus labels; `labels.len()` samples.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    pub images: &'a [f32],
+    pub labels: &'a [u8],
+}
+
+impl Batch<'_> {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// A stateless network description. Cheap to clone and share between threads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Network {
+    input: Shape,
+    classes: usize,
+    layers: Vec<Layer>,
+    offsets: Vec<usize>,
+    num_params: usize,
+    backend: Backend,
+}
+
+/// Per-worker working memory for [`Network::gradient`], sized for a batch capacity. Reusing one
+/// `Scratch` makes every call after the first allocation-free.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    capacity: usize,
+    /// The layers these buffers were sized for (a scratch moved to another network is resized).
+    layers: Vec<Layer>,
+    /// Output (post-activation) of each layer.
+    outs: Vec<Vec<f32>>,
+    /// im2col matrix of each conv layer (kept from forward for the weight gradient).
+    cols: Vec<Vec<f32>>,
+    /// Arg-max (0..4) of each pool output element.
+    argmax: Vec<Vec<u8>>,
+    /// Ping-pong buffers for the gradient w.r.t. activations.
+    d0: Vec<f32>,
+    d1: Vec<f32>,
+    /// Gradient w.r.t. a conv layer's im2col matrix.
+    dcol: Vec<f32>,
+}
+
+impl Network {
+    /// Start describing a network on inputs of the given per-sample shape.
+    pub fn builder(input: Shape) -> NetworkBuilder {
+        NetworkBuilder {
+            input,
+            cur: input,
+            layers: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Use another matrix-multiply backend (results agree to rounding).
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The dimension d of θ.
+    pub fn num_params(&self) -> usize {
+        self.num_params
+    }
+
+    pub fn input_shape(&self) -> Shape {
+        self.input
+    }
+
+    /// Number of output classes (units of the last layer).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Offset of each layer's parameters inside θ.
+    pub fn param_offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// Forward FLOPs per sample (multiply-add = 2). Forward + backward is about 3× this.
+    pub fn forward_flops(&self) -> u64 {
+        self.layers.iter().map(Layer::forward_flops).sum()
+    }
+
+    /// FLOPs of the matrix products in one [`Network::gradient`] call, per sample: forward, the
+    /// weight gradient (same count) and the input gradient (same count, skipped for layer 0).
+    /// Element-wise work (bias, ReLU, pooling, softmax, im2col) is not counted.
+    pub fn gradient_flops(&self) -> u64 {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.forward_flops() * if i == 0 { 2 } else { 3 })
+            .sum()
+    }
+
+    /// Fresh parameters drawn with `init` from a generator seeded with `seed`.
+    pub fn init_params(&self, init: Init, seed: u64) -> Vec<f32> {
+        let mut theta = vec![0.0; self.num_params];
+        self.init_into(init, seed, &mut theta);
+        theta
+    }
+
+    /// Like [`Network::init_params`], into a caller-owned θ of length d.
+    pub fn init_into(&self, init: Init, seed: u64, theta: &mut [f32]) {
+        assert_eq!(theta.len(), self.num_params, "θ has the wrong dimension");
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        for (l, &off) in self.layers.iter().zip(&self.offsets) {
+            let p = &mut theta[off..off + l.num_params()];
+            if p.is_empty() {
+                continue;
+            }
+            let nb = l.output_shape().c; // biases are the trailing `out channels` entries
+            let (w, b) = p.split_at_mut(p.len() - nb);
+            let (fan_in, fan_out) = l.fans();
+            match init {
+                Init::Normal { std } => {
+                    w.iter_mut()
+                        .chain(b.iter_mut())
+                        .for_each(|x| *x = std * normal(&mut rng));
+                }
+                Init::He => {
+                    let std = (2.0 / fan_in as f32).sqrt();
+                    w.iter_mut().for_each(|x| *x = std * normal(&mut rng));
+                    b.fill(0.0);
+                }
+                Init::Glorot => {
+                    let lim = (6.0 / (fan_in + fan_out) as f32).sqrt();
+                    w.iter_mut().for_each(|x| *x = rng.random_range(-lim..lim));
+                    b.fill(0.0);
+                }
+            }
+        }
+    }
+
+    /// Working memory for batches of up to `capacity` samples.
+    pub fn scratch(&self, capacity: usize) -> Scratch {
+        let mut s = Scratch::default();
+        self.reserve(&mut s, capacity);
+        s
+    }
+
+    fn reserve(&self, s: &mut Scratch, n: usize) {
+        if s.capacity >= n && s.layers == self.layers {
+            return;
+        }
+        let n = if s.layers == self.layers {
+            n.max(s.capacity)
+        } else {
+            n
+        };
+        s.layers.clone_from(&self.layers);
+        let mut max_act = self.input.len();
+        s.outs.clear();
+        s.cols.clear();
+        s.argmax.clear();
+        let mut max_col = 0;
+        for l in &self.layers {
+            let o = l.output_shape();
+            max_act = max_act.max(o.len());
+            s.outs.push(vec![0.0; n * o.len()]);
+            match *l {
+                Layer::Conv2d { input, kh, kw, .. } => {
+                    let sz = n * o.h * o.w * kh * kw * input.c;
+                    max_col = max_col.max(sz);
+                    s.cols.push(vec![0.0; sz]);
+                    s.argmax.push(Vec::new());
+                }
+                Layer::MaxPool2 { .. } => {
+                    s.cols.push(Vec::new());
+                    s.argmax.push(vec![0; n * o.len()]);
+                }
+                Layer::Dense { .. } => {
+                    s.cols.push(Vec::new());
+                    s.argmax.push(Vec::new());
+                }
+            }
+        }
+        s.d0 = vec![0.0; n * max_act];
+        s.d1 = vec![0.0; n * max_act];
+        s.dcol = vec![0.0; max_col];
+        s.capacity = n;
+    }
+
+    fn check_batch(&self, theta: &[f32], batch: &Batch<'_>) {
+        assert_eq!(
+            theta.len(),
+            self.num_params,
+            "θ has length {}, the network has d = {}",
+            theta.len(),
+            self.num_params
+        );
+        assert_eq!(
+            batch.images.len(),
+            batch.len() * self.input.len(),
+            "batch of {} labels needs {} image values, got {}",
+            batch.len(),
+            batch.len() * self.input.len(),
+            batch.images.len()
+        );
+    }
+
+    /// Forward pass of `n` samples; leaves each layer's output in `s.outs`.
+    fn forward(&self, theta: &[f32], images: &[f32], n: usize, s: &mut Scratch) {
+        let be = self.backend;
+        for (li, l) in self.layers.iter().enumerate() {
+            let (before, rest) = s.outs.split_at_mut(li);
+            let x: &[f32] = if li == 0 { images } else { &before[li - 1] };
+            let y = &mut rest[0][..n * l.output_shape().len()];
+            let p = &theta[self.offsets[li]..self.offsets[li] + l.num_params()];
+            match *l {
+                Layer::Dense {
+                    inputs,
+                    outputs,
+                    act,
+                } => {
+                    let (w, b) = p.split_at(inputs * outputs);
+                    for row in y.chunks_exact_mut(outputs) {
+                        row.copy_from_slice(b);
+                    }
+                    sgemm(
+                        be,
+                        y,
+                        View::row_major(n, outputs),
+                        &x[..n * inputs],
+                        View::row_major(n, inputs),
+                        w,
+                        View::row_major(inputs, outputs),
+                        true,
+                    );
+                    activate(y, act);
+                }
+                Layer::Conv2d {
+                    input,
+                    kh,
+                    kw,
+                    filters,
+                    act,
+                } => {
+                    let o = l.output_shape();
+                    let k = kh * kw * input.c;
+                    let m = n * o.h * o.w;
+                    let col = &mut s.cols[li][..m * k];
+                    im2col(&x[..n * input.len()], n, input, kh, kw, col);
+                    let (w, b) = p.split_at(k * filters);
+                    for row in y.chunks_exact_mut(filters) {
+                        row.copy_from_slice(b);
+                    }
+                    sgemm(
+                        be,
+                        y,
+                        View::row_major(m, filters),
+                        col,
+                        View::row_major(m, k),
+                        w,
+                        View::row_major(k, filters),
+                        true,
+                    );
+                    activate(y, act);
+                }
+                Layer::MaxPool2 { input } => {
+                    max_pool_forward(
+                        &x[..n * input.len()],
+                        n,
+                        input,
+                        y,
+                        &mut s.argmax[li][..y.len()],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Mini-batch loss and its gradient: writes ∇L(θ) (mean over the batch) into `grad_out`, which
+    /// is fully overwritten, and returns the mean multi-class cross-entropy. Allocation-free once
+    /// `scratch` has seen a batch this large.
+    ///
+    /// # Panics
+    /// If `theta` or `grad_out` do not have length d, or the batch's images and labels disagree in
+    /// count. Labels must be below [`Network::classes`] (checked by the data loaders).
+    pub fn gradient(
+        &self,
+        theta: &[f32],
+        batch: Batch<'_>,
+        scratch: &mut Scratch,
+        grad_out: &mut [f32],
+    ) -> f32 {
+        self.check_batch(theta, &batch);
+        assert_eq!(
+            grad_out.len(),
+            self.num_params,
+            "grad_out has length {}, expected d = {}",
+            grad_out.len(),
+            self.num_params
+        );
+        let n = batch.len();
+        if n == 0 {
+            grad_out.fill(0.0);
+            return 0.0;
+        }
+        self.reserve(scratch, n);
+        self.forward(theta, batch.images, n, scratch);
+        let s = scratch;
+        let last = self.layers.len() - 1;
+        let c = self.classes;
+        let loss =
+            softmax_xent_backward(&s.outs[last][..n * c], batch.labels, c, &mut s.d0[..n * c]);
+        let be = self.backend;
+        // `dy` holds ∂L/∂(output of layer li) on entry; `dx` receives ∂L/∂(its input).
+        let (mut dy, mut dx) = (&mut s.d0, &mut s.d1);
+        for li in (0..self.layers.len()).rev() {
+            let l = self.layers[li];
+            let o = l.output_shape();
+            let ylen = n * o.len();
+            let x: &[f32] = if li == 0 {
+                batch.images
+            } else {
+                &s.outs[li - 1]
+            };
+            let p = &theta[self.offsets[li]..self.offsets[li] + l.num_params()];
+            let g = &mut grad_out[self.offsets[li]..self.offsets[li] + l.num_params()];
+            if l.act() == Activation::Relu {
+                relu_backward(&s.outs[li][..ylen], &mut dy[..ylen]);
+            }
+            let need_dx = li > 0;
+            match l {
+                Layer::Dense {
+                    inputs, outputs, ..
+                } => {
+                    let (gw, gb) = g.split_at_mut(inputs * outputs);
+                    let dyv = &dy[..ylen];
+                    // dW = Xᵀ·dY
+                    sgemm(
+                        be,
+                        gw,
+                        View::row_major(inputs, outputs),
+                        &x[..n * inputs],
+                        View::row_major(n, inputs).t(),
+                        dyv,
+                        View::row_major(n, outputs),
+                        false,
+                    );
+                    column_sums(dyv, outputs, gb);
+                    if need_dx {
+                        let (w, _) = p.split_at(inputs * outputs);
+                        // dX = dY·Wᵀ
+                        sgemm(
+                            be,
+                            &mut dx[..n * inputs],
+                            View::row_major(n, inputs),
+                            dyv,
+                            View::row_major(n, outputs),
+                            w,
+                            View::row_major(inputs, outputs).t(),
+                            false,
+                        );
+                    }
+                }
+                Layer::Conv2d {
+                    input,
+                    kh,
+                    kw,
+                    filters,
+                    ..
+                } => {
+                    let k = kh * kw * input.c;
+                    let m = n * o.h * o.w;
+                    let (gw, gb) = g.split_at_mut(k * filters);
+                    let col = &s.cols[li][..m * k];
+                    let dyv = &dy[..ylen];
+                    // dW = colᵀ·dY
+                    sgemm(
+                        be,
+                        gw,
+                        View::row_major(k, filters),
+                        col,
+                        View::row_major(m, k).t(),
+                        dyv,
+                        View::row_major(m, filters),
+                        false,
+                    );
+                    column_sums(dyv, filters, gb);
+                    if need_dx {
+                        let (w, _) = p.split_at(k * filters);
+                        let dcol = &mut s.dcol[..m * k];
+                        // dcol = dY·Wᵀ, then scatter-add back to the input positions.
+                        sgemm(
+                            be,
+                            dcol,
+                            View::row_major(m, k),
+                            dyv,
+                            View::row_major(m, filters),
+                            w,
+                            View::row_major(k, filters).t(),
+                            false,
+                        );
+                        col2im(dcol, n, input, kh, kw, &mut dx[..n * input.len()]);
+                    }
+                }
+                Layer::MaxPool2 { input } => {
+                    if need_dx {
+                        max_pool_backward(
+                            &dy[..ylen],
+                            n,
+                            input,
+                            &s.argmax[li][..ylen],
+                            &mut dx[..n * input.len()],
+                        );
+                    }
+                }
+            }
+            std::mem::swap(&mut dy, &mut dx);
+        }
+        loss
+    }
+
+    /// Mean cross-entropy over `data`, evaluated in chunks of the scratch's capacity (at least 1).
+    pub fn loss(&self, theta: &[f32], data: Batch<'_>, scratch: &mut Scratch) -> f64 {
+        self.evaluate(theta, data, scratch).0
+    }
+
+    /// Fraction of `data` whose arg-max output equals the label.
+    pub fn accuracy(&self, theta: &[f32], data: Batch<'_>, scratch: &mut Scratch) -> f64 {
+        self.evaluate(theta, data, scratch).1
+    }
+
+    /// (mean cross-entropy, accuracy) over `data` in one forward pass.
+    pub fn evaluate(&self, theta: &[f32], data: Batch<'_>, scratch: &mut Scratch) -> (f64, f64) {
+        self.check_batch(theta, &data);
+        let total = data.len();
+        if total == 0 {
+            return (0.0, 0.0);
+        }
+        self.reserve(scratch, 1);
+        let chunk = scratch.capacity;
+        let (mut loss, mut correct) = (0.0f64, 0usize);
+        let c = self.classes;
+        let il = self.input.len();
+        let last = self.layers.len() - 1;
+        for start in (0..total).step_by(chunk) {
+            let n = chunk.min(total - start);
+            self.forward(
+                theta,
+                &data.images[start * il..(start + n) * il],
+                n,
+                scratch,
+            );
+            let logits = &scratch.outs[last][..n * c];
+            for (row, &label) in logits.chunks_exact(c).zip(&data.labels[start..start + n]) {
+                let (lse, arg) = log_sum_exp_argmax(row);
+                loss += f64::from(lse - row[label as usize]);
+                correct += usize::from(arg == label as usize);
+            }
+        }
+        (loss / total as f64, correct as f64 / total as f64)
+    }
+}
+
+/// Standard normal sample (Box–Muller); avoids a distribution crate for one function.
+fn normal(rng: &mut impl rand::Rng) -> f32 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+fn activate(y: &mut [f32], act: Activation) {
+    if act == Activation::Relu {
+        y.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+}
+
+fn relu_backward(y: &[f32], dy: &mut [f32]) {
+    for (d, &v) in dy.iter_mut().zip(y) {
+        if v <= 0.0 {
+            *d = 0.0;
+        }
+    }
+}
+
+fn column_sums(m: &[f32], cols: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for row in m.chunks_exact(cols) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// (log Σ exp z, arg max z), stable by subtracting the maximum.
+fn log_sum_exp_argmax(z: &[f32]) -> (f32, usize) {
+    let (mut arg, mut mx) = (0, z[0]);
+    for (i, &v) in z.iter().enumerate().skip(1) {
+        if v > mx {
+            mx = v;
+            arg = i;
+        }
+    }
+    let s: f32 = z.iter().map(|&v| (v - mx).exp()).sum();
+    (mx + s.ln(), arg)
+}
+
+/// Mean softmax cross-entropy of `n` rows of logits, and ∂L/∂logits into `d`.
+fn softmax_xent_backward(logits: &[f32], labels: &[u8], c: usize, d: &mut [f32]) -> f32 {
+    let n = labels.len();
+    let inv_n = 1.0 / n as f32;
+    let mut loss = 0.0f64;
+    for ((row, drow), &label) in logits
+        .chunks_exact(c)
+        .zip(d.chunks_exact_mut(c))
+        .zip(labels)
+    {
+        let (lse, _) = log_sum_exp_argmax(row);
+        let label = label as usize;
+        loss += f64::from(lse - row[label]);
+        for (dv, &z) in drow.iter_mut().zip(row) {
+            *dv = (z - lse).exp() * inv_n;
+        }
+        drow[label] -= inv_n;
+    }
+    (loss / n as f64) as f32
+}
+
+/// NHWC im2col for a valid, stride-1 convolution: row `(n, oy, ox)`, column `(ky, kx, c)`.
+fn im2col(x: &[f32], n: usize, s: Shape, kh: usize, kw: usize, col: &mut [f32]) {
+    let (oh, ow) = (s.h + 1 - kh, s.w + 1 - kw);
+    let k = kh * kw * s.c;
+    let rowlen = s.w * s.c;
+    let seg = kw * s.c; // one kernel row is contiguous in NHWC
+    let mut rows = col.chunks_exact_mut(k);
+    for img in x.chunks_exact(s.len()).take(n) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let r = rows.next().expect("col sized for n·oh·ow rows");
+                for ky in 0..kh {
+                    let src = (oy + ky) * rowlen + ox * s.c;
+                    r[ky * seg..(ky + 1) * seg].copy_from_slice(&img[src..src + seg]);
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col`]: `dx` is overwritten with the scatter-sum of `dcol`.
+fn col2im(dcol: &[f32], n: usize, s: Shape, kh: usize, kw: usize, dx: &mut [f32]) {
+    let (oh, ow) = (s.h + 1 - kh, s.w + 1 - kw);
+    let k = kh * kw * s.c;
+    let rowlen = s.w * s.c;
+    let seg = kw * s.c;
+    dx.fill(0.0);
+    let mut rows = dcol.chunks_exact(k);
+    for img in dx.chunks_exact_mut(s.len()).take(n) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let r = rows.next().expect("dcol sized for n·oh·ow rows");
+                for ky in 0..kh {
+                    let dst = (oy + ky) * rowlen + ox * s.c;
+                    for (d, &v) in img[dst..dst + seg]
+                        .iter_mut()
+                        .zip(&r[ky * seg..(ky + 1) * seg])
+                    {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn max_pool_forward(x: &[f32], n: usize, s: Shape, y: &mut [f32], arg: &mut [u8]) {
+    let (ph, pw, c) = (s.h / 2, s.w / 2, s.c);
+    let rowlen = s.w * c;
+    for b in 0..n {
+        let img = &x[b * s.len()..(b + 1) * s.len()];
+        for py in 0..ph {
+            for px in 0..pw {
+                let base = (2 * py) * rowlen + 2 * px * c;
+                let corners = [base, base + c, base + rowlen, base + rowlen + c];
+                let o = ((b * ph + py) * pw + px) * c;
+                let (yo, ao) = (&mut y[o..o + c], &mut arg[o..o + c]);
+                yo.copy_from_slice(&img[base..base + c]);
+                ao.fill(0);
+                for (q, &start) in corners.iter().enumerate().skip(1) {
+                    for ch in 0..c {
+                        let v = img[start + ch];
+                        if v > yo[ch] {
+                            yo[ch] = v;
+                            ao[ch] = q as u8;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn max_pool_backward(dy: &[f32], n: usize, s: Shape, arg: &[u8], dx: &mut [f32]) {
+    let (ph, pw, c) = (s.h / 2, s.w / 2, s.c);
+    let rowlen = s.w * c;
+    dx.fill(0.0);
+    for b in 0..n {
+        let img = &mut dx[b * s.len()..(b + 1) * s.len()];
+        for py in 0..ph {
+            for px in 0..pw {
+                let base = (2 * py) * rowlen + 2 * px * c;
+                let corners = [base, base + c, base + rowlen, base + rowlen + c];
+                let o = ((b * ph + py) * pw + px) * c;
+                for ch in 0..c {
+                    img[corners[arg[o + ch] as usize] + ch] += dy[o + ch];
+                }
+            }
+        }
+    }
+}
