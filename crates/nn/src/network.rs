@@ -6,8 +6,8 @@
 //!
 //! Parameter layout, layer by layer in order:
 //! - dense `in → out`: W as an `in × out` row-major matrix, then the `out` biases;
-//! - conv `kh × kw`, `cin → cout`: W as a `(kh·kw·cin) × cout` row-major matrix whose row index is
-//!   `(ky·kw + kx)·cin + c` (the im2col column order), then the `cout` biases;
+//! - conv `kh × kw`, `cin → cout`: W as a `cout × (kh·kw·cin)` row-major matrix, i.e. indexed
+//!   `[f][ky][kx][c]` (PyTorch's order with channels last), then the `cout` biases;
 //! - max-pool: no parameters.
 
 use crate::matmul::{sgemm, Backend, View};
@@ -342,15 +342,18 @@ pub struct Scratch {
     layers: Vec<Layer>,
     /// Output (post-activation) of each layer.
     outs: Vec<Vec<f32>>,
-    /// im2col matrix of each conv layer (kept from forward for the weight gradient).
-    cols: Vec<Vec<f32>>,
+    /// im2col matrix of one chunk of samples (see [`conv_chunk`]); recomputed in the backward
+    /// pass rather than stored for the whole batch, so that it stays in L2.
+    col: Vec<f32>,
     /// Arg-max (0..4) of each pool output element.
     argmax: Vec<Vec<u8>>,
     /// Ping-pong buffers for the gradient w.r.t. activations.
     d0: Vec<f32>,
     d1: Vec<f32>,
-    /// Gradient w.r.t. a conv layer's im2col matrix.
+    /// Gradient w.r.t. a conv layer's im2col matrix (one chunk).
     dcol: Vec<f32>,
+    /// A conv layer's output of one chunk, filter-major, before bias, activation and transpose.
+    ytmp: Vec<f32>,
 }
 
 impl Network {
@@ -471,33 +474,30 @@ impl Network {
         s.layers.clone_from(&self.layers);
         let mut max_act = self.input.len();
         s.outs.clear();
-        s.cols.clear();
         s.argmax.clear();
-        let mut max_col = 0;
+        let (mut max_col, mut max_ytmp) = (0, 0);
         for l in &self.layers {
             let o = l.output_shape();
             max_act = max_act.max(o.len());
             s.outs.push(vec![0.0; n * o.len()]);
-            match *l {
-                Layer::Conv2d { input, kh, kw, .. } => {
-                    let sz = n * o.h * o.w * kh * kw * input.c;
-                    max_col = max_col.max(sz);
-                    s.cols.push(vec![0.0; sz]);
-                    s.argmax.push(Vec::new());
-                }
-                Layer::MaxPool2 { .. } => {
-                    s.cols.push(Vec::new());
-                    s.argmax.push(vec![0; n * o.len()]);
-                }
-                Layer::Dense { .. } => {
-                    s.cols.push(Vec::new());
-                    s.argmax.push(Vec::new());
-                }
+            if let Layer::Conv2d { input, kh, kw, .. } = *l {
+                let per_sample = o.h * o.w * kh * kw * input.c;
+                let chunk = conv_chunk(per_sample).min(n);
+                max_col = max_col.max(chunk * per_sample);
+                max_ytmp = max_ytmp.max(chunk * o.len());
             }
+            let pool = matches!(l, Layer::MaxPool2 { .. });
+            s.argmax.push(if pool {
+                vec![0; n * o.len()]
+            } else {
+                Vec::new()
+            });
         }
         s.d0 = vec![0.0; n * max_act];
         s.d1 = vec![0.0; n * max_act];
+        s.col = vec![0.0; max_col];
         s.dcol = vec![0.0; max_col];
+        s.ytmp = vec![0.0; max_ytmp];
         s.capacity = n;
     }
 
@@ -558,24 +558,37 @@ impl Network {
                 } => {
                     let o = l.output_shape();
                     let k = kh * kw * input.c;
-                    let m = n * o.h * o.w;
-                    let col = &mut s.cols[li][..m * k];
-                    im2col(&x[..n * input.len()], n, input, kh, kw, col);
+                    let pix = o.h * o.w;
                     let (w, b) = p.split_at(k * filters);
-                    for row in y.chunks_exact_mut(filters) {
-                        row.copy_from_slice(b);
+                    let chunk = conv_chunk(pix * k);
+                    for start in (0..n).step_by(chunk) {
+                        let nb = chunk.min(n - start);
+                        let m = nb * pix;
+                        let col = &mut s.col[..m * k];
+                        im2col_t(
+                            &x[start * input.len()..(start + nb) * input.len()],
+                            nb,
+                            input,
+                            kh,
+                            kw,
+                            col,
+                        );
+                        // Yᵀ (filters × m) = W·colᵀ, computed as the column-major m × filters
+                        // product so that GEMM's micro-tile runs along the many pixels.
+                        let yt = &mut s.ytmp[..m * filters];
+                        sgemm(
+                            be,
+                            yt,
+                            View::row_major(filters, m).t(),
+                            col,
+                            View::row_major(k, m).t(),
+                            w,
+                            View::row_major(filters, k).t(),
+                            false,
+                        );
+                        let yc = &mut y[start * pix * filters..(start + nb) * pix * filters];
+                        transpose_bias_act(yt, m, b, act, yc);
                     }
-                    sgemm(
-                        be,
-                        y,
-                        View::row_major(m, filters),
-                        col,
-                        View::row_major(m, k),
-                        w,
-                        View::row_major(k, filters),
-                        true,
-                    );
-                    activate(y, act);
                 }
                 Layer::MaxPool2 { input } => {
                     max_pool_forward(
@@ -638,7 +651,8 @@ impl Network {
             };
             let p = &theta[self.offsets[li]..self.offsets[li] + l.num_params()];
             let g = &mut grad_out[self.offsets[li]..self.offsets[li] + l.num_params()];
-            if l.act() == Activation::Relu {
+            // A ReLU layer followed by a max-pool had its mask applied by the pool's backward pass.
+            if l.act() == Activation::Relu && !self.pool_masks_relu(li + 1) {
                 relu_backward(&s.outs[li][..ylen], &mut dy[..ylen]);
             }
             let need_dx = li > 0;
@@ -683,46 +697,60 @@ impl Network {
                     ..
                 } => {
                     let k = kh * kw * input.c;
-                    let m = n * o.h * o.w;
+                    let pix = o.h * o.w;
                     let (gw, gb) = g.split_at_mut(k * filters);
-                    let col = &s.cols[li][..m * k];
-                    let dyv = &dy[..ylen];
-                    // dW = colᵀ·dY
-                    sgemm(
-                        be,
-                        gw,
-                        View::row_major(k, filters),
-                        col,
-                        View::row_major(m, k).t(),
-                        dyv,
-                        View::row_major(m, filters),
-                        false,
-                    );
-                    column_sums(dyv, filters, gb);
-                    if need_dx {
-                        let (w, _) = p.split_at(k * filters);
-                        let dcol = &mut s.dcol[..m * k];
-                        // dcol = dY·Wᵀ, then scatter-add back to the input positions.
+                    let (w, _) = p.split_at(k * filters);
+                    column_sums(&dy[..ylen], filters, gb);
+                    let chunk = conv_chunk(pix * k);
+                    for start in (0..n).step_by(chunk) {
+                        let nb = chunk.min(n - start);
+                        let m = nb * pix;
+                        let (xs, xe) = (start * input.len(), (start + nb) * input.len());
+                        let col = &mut s.col[..m * k];
+                        im2col_t(&x[xs..xe], nb, input, kh, kw, col);
+                        let dyc = &dy[start * pix * filters..(start + nb) * pix * filters];
+                        // dWᵀ (k × filters, column-major = our filters × k layout) (+)= col·dY
                         sgemm(
                             be,
-                            dcol,
-                            View::row_major(m, k),
-                            dyv,
+                            gw,
+                            View::row_major(filters, k).t(),
+                            col,
+                            View::row_major(k, m),
+                            dyc,
                             View::row_major(m, filters),
-                            w,
-                            View::row_major(k, filters).t(),
-                            false,
+                            start > 0,
                         );
-                        col2im(dcol, n, input, kh, kw, &mut dx[..n * input.len()]);
+                        if need_dx {
+                            // dcolᵀ (k × m, as column-major m × k) = dY·W, then scatter-add back
+                            // to the input positions.
+                            let dcol = &mut s.dcol[..m * k];
+                            sgemm(
+                                be,
+                                dcol,
+                                View::row_major(k, m).t(),
+                                dyc,
+                                View::row_major(m, filters),
+                                w,
+                                View::row_major(filters, k),
+                                false,
+                            );
+                            col2im_t(dcol, nb, input, kh, kw, &mut dx[xs..xe]);
+                        }
                     }
                 }
                 Layer::MaxPool2 { input } => {
                     if need_dx {
+                        let relu_in = if self.pool_masks_relu(li) {
+                            Some(&x[..n * input.len()])
+                        } else {
+                            None
+                        };
                         max_pool_backward(
                             &dy[..ylen],
                             n,
                             input,
                             &s.argmax[li][..ylen],
+                            relu_in,
                             &mut dx[..n * input.len()],
                         );
                     }
@@ -731,6 +759,14 @@ impl Network {
             std::mem::swap(&mut dy, &mut dx);
         }
         loss
+    }
+
+    /// Whether layer `li` is a max-pool whose input comes from a ReLU layer: its backward pass then
+    /// applies that ReLU's mask while scattering (saving a pass over the larger tensor).
+    fn pool_masks_relu(&self, li: usize) -> bool {
+        li > 0
+            && matches!(self.layers.get(li), Some(Layer::MaxPool2 { .. }))
+            && self.layers[li - 1].act() == Activation::Relu
     }
 
     /// Mean cross-entropy over `data`, evaluated in chunks of the scratch's capacity (at least 1).
@@ -790,9 +826,7 @@ fn activate(y: &mut [f32], act: Activation) {
 
 fn relu_backward(y: &[f32], dy: &mut [f32]) {
     for (d, &v) in dy.iter_mut().zip(y) {
-        if v <= 0.0 {
-            *d = 0.0;
-        }
+        *d = if v > 0.0 { *d } else { 0.0 };
     }
 }
 
@@ -839,47 +873,80 @@ fn softmax_xent_backward(logits: &[f32], labels: &[u8], c: usize, d: &mut [f32])
     (loss / n as f64) as f32
 }
 
-/// NHWC im2col for a valid, stride-1 convolution: row `(n, oy, ox)`, column `(ky, kx, c)`.
-fn im2col(x: &[f32], n: usize, s: Shape, kh: usize, kw: usize, col: &mut [f32]) {
-    let (oh, ow) = (s.h + 1 - kh, s.w + 1 - kw);
-    let k = kh * kw * s.c;
-    let rowlen = s.w * s.c;
-    let seg = kw * s.c; // one kernel row is contiguous in NHWC
-    let mut rows = col.chunks_exact_mut(k);
-    for img in x.chunks_exact(s.len()).take(n) {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let r = rows.next().expect("col sized for n·oh·ow rows");
-                for ky in 0..kh {
-                    let src = (oy + ky) * rowlen + ox * s.c;
-                    r[ky * seg..(ky + 1) * seg].copy_from_slice(&img[src..src + seg]);
+/// Samples per im2col chunk: about 512 KiB of `col`, so it stays in L2 between im2col and GEMM.
+fn conv_chunk(col_floats_per_sample: usize) -> usize {
+    ((128 * 1024) / col_floats_per_sample.max(1)).max(1)
+}
+
+/// Transposed im2col of `n` NHWC samples for a valid, stride-1 convolution:
+/// `col[((ky·kw + kx)·cin + c)·m + (n, oy, ox)]`, with m = n·oh·ow. Row-contiguous along the
+/// pixels, so single-channel inputs copy whole runs of `ow` pixels.
+fn im2col_t(x: &[f32], n: usize, s: Shape, kh: usize, kw: usize, col: &mut [f32]) {
+    let (oh, ow, cin) = (s.h + 1 - kh, s.w + 1 - kw, s.c);
+    let m = n * oh * ow;
+    for ky in 0..kh {
+        for kx in 0..kw {
+            let block = &mut col[(ky * kw + kx) * cin * m..(ky * kw + kx + 1) * cin * m];
+            for (b, img) in x.chunks_exact(s.len()).take(n).enumerate() {
+                for oy in 0..oh {
+                    let src = ((oy + ky) * s.w + kx) * cin;
+                    let seg = &img[src..src + ow * cin];
+                    let at = (b * oh + oy) * ow;
+                    if cin == 1 {
+                        block[at..at + ow].copy_from_slice(seg);
+                    } else {
+                        for (c, row) in block.chunks_exact_mut(m).enumerate() {
+                            for (d, px) in row[at..at + ow].iter_mut().zip(seg.chunks_exact(cin)) {
+                                *d = px[c];
+                            }
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// Adjoint of [`im2col`]: `dx` is overwritten with the scatter-sum of `dcol`.
-fn col2im(dcol: &[f32], n: usize, s: Shape, kh: usize, kw: usize, dx: &mut [f32]) {
-    let (oh, ow) = (s.h + 1 - kh, s.w + 1 - kw);
-    let k = kh * kw * s.c;
-    let rowlen = s.w * s.c;
-    let seg = kw * s.c;
+/// Adjoint of [`im2col_t`]: `dx` is overwritten with the scatter-sum of `col`.
+fn col2im_t(col: &[f32], n: usize, s: Shape, kh: usize, kw: usize, dx: &mut [f32]) {
+    let (oh, ow, cin) = (s.h + 1 - kh, s.w + 1 - kw, s.c);
+    let m = n * oh * ow;
     dx.fill(0.0);
-    let mut rows = dcol.chunks_exact(k);
-    for img in dx.chunks_exact_mut(s.len()).take(n) {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let r = rows.next().expect("dcol sized for n·oh·ow rows");
-                for ky in 0..kh {
-                    let dst = (oy + ky) * rowlen + ox * s.c;
-                    for (d, &v) in img[dst..dst + seg]
-                        .iter_mut()
-                        .zip(&r[ky * seg..(ky + 1) * seg])
-                    {
-                        *d += v;
+    for ky in 0..kh {
+        for kx in 0..kw {
+            let block = &col[(ky * kw + kx) * cin * m..(ky * kw + kx + 1) * cin * m];
+            for (b, img) in dx.chunks_exact_mut(s.len()).take(n).enumerate() {
+                for oy in 0..oh {
+                    let dst = ((oy + ky) * s.w + kx) * cin;
+                    let seg = &mut img[dst..dst + ow * cin];
+                    let at = (b * oh + oy) * ow;
+                    for (c, row) in block.chunks_exact(m).enumerate() {
+                        for (px, &v) in seg.chunks_exact_mut(cin).zip(&row[at..at + ow]) {
+                            px[c] += v;
+                        }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `y[r][f] = act(yt[f][r] + b[f])`: filter-major GEMM output to NHWC, with bias and activation
+/// fused into the one pass.
+fn transpose_bias_act(yt: &[f32], m: usize, b: &[f32], act: Activation, y: &mut [f32]) {
+    let f = b.len();
+    // Blocks of 16 pixels keep both sides' cache lines live.
+    for r0 in (0..m).step_by(16) {
+        let r1 = (r0 + 16).min(m);
+        for (fi, &bias) in b.iter().enumerate() {
+            let src = &yt[fi * m + r0..fi * m + r1];
+            for (i, &v) in src.iter().enumerate() {
+                let v = v + bias;
+                y[(r0 + i) * f + fi] = if act == Activation::Relu {
+                    v.max(0.0)
+                } else {
+                    v
+                };
             }
         }
     }
@@ -896,23 +963,38 @@ fn max_pool_forward(x: &[f32], n: usize, s: Shape, y: &mut [f32], arg: &mut [u8]
                 let corners = [base, base + c, base + rowlen, base + rowlen + c];
                 let o = ((b * ph + py) * pw + px) * c;
                 let (yo, ao) = (&mut y[o..o + c], &mut arg[o..o + c]);
-                yo.copy_from_slice(&img[base..base + c]);
-                ao.fill(0);
-                for (q, &start) in corners.iter().enumerate().skip(1) {
-                    for ch in 0..c {
-                        let v = img[start + ch];
-                        if v > yo[ch] {
-                            yo[ch] = v;
-                            ao[ch] = q as u8;
-                        }
-                    }
+                let (c0, c1) = (
+                    &img[corners[0]..corners[0] + c],
+                    &img[corners[1]..corners[1] + c],
+                );
+                let (c2, c3) = (
+                    &img[corners[2]..corners[2] + c],
+                    &img[corners[3]..corners[3] + c],
+                );
+                for ch in 0..c {
+                    // Branch-free: the first maximum wins, as in the reference.
+                    let (a, b, cc, d) = (c0[ch], c1[ch], c2[ch], c3[ch]);
+                    let (m01, q01) = if b > a { (b, 1u8) } else { (a, 0u8) };
+                    let (m23, q23) = if d > cc { (d, 3u8) } else { (cc, 2u8) };
+                    let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
+                    yo[ch] = m;
+                    ao[ch] = q;
                 }
             }
         }
     }
 }
 
-fn max_pool_backward(dy: &[f32], n: usize, s: Shape, arg: &[u8], dx: &mut [f32]) {
+/// Scatter `dy` to the arg-max positions; with `relu_in` (the pool's input, a ReLU output), a
+/// position whose value is not positive gets 0, which is that ReLU's backward pass.
+fn max_pool_backward(
+    dy: &[f32],
+    n: usize,
+    s: Shape,
+    arg: &[u8],
+    relu_in: Option<&[f32]>,
+    dx: &mut [f32],
+) {
     let (ph, pw, c) = (s.h / 2, s.w / 2, s.c);
     let rowlen = s.w * c;
     dx.fill(0.0);
@@ -924,7 +1006,9 @@ fn max_pool_backward(dy: &[f32], n: usize, s: Shape, arg: &[u8], dx: &mut [f32])
                 let corners = [base, base + c, base + rowlen, base + rowlen + c];
                 let o = ((b * ph + py) * pw + px) * c;
                 for ch in 0..c {
-                    img[corners[arg[o + ch] as usize] + ch] += dy[o + ch];
+                    let at = corners[arg[o + ch] as usize] + ch;
+                    let live = relu_in.is_none_or(|x| x[b * s.len() + at] > 0.0);
+                    img[at] = if live { dy[o + ch] } else { 0.0 };
                 }
             }
         }

@@ -58,7 +58,7 @@ pub fn forward_one(net: &Network, theta: &[f64], x: &[f64]) -> Vec<f64> {
                                     for c in 0..input.c {
                                         let xin =
                                             a[((oy + ky) * input.w + (ox + kx)) * input.c + c];
-                                        s += xin * p[((ky * kw + kx) * input.c + c) * filters + f];
+                                        s += xin * p[f * k + (ky * kw + kx) * input.c + c];
                                     }
                                 }
                             }
