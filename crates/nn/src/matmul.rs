@@ -10,6 +10,17 @@
 //! Both run on the calling thread only: an SGD worker must never spawn nested GEMM threads.
 
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use std::cell::Cell;
+
+thread_local! {
+    static PRODUCTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Number of non-empty [`sgemm`] calls made on this thread so far (instrumentation for tests and
+/// profiling; one thread-local increment per product).
+pub fn products_on_this_thread() -> u64 {
+    PRODUCTS.with(Cell::get)
+}
 
 /// Which matrix-multiply implementation a [`crate::Network`] uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -145,6 +156,7 @@ pub fn sgemm(
     if m == 0 || n == 0 {
         return;
     }
+    PRODUCTS.with(|p| p.set(p.get() + 1));
     if k == 0 {
         if !accumulate {
             for r in 0..m {

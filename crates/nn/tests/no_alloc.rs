@@ -61,6 +61,7 @@ fn steady_state_allocs(backend: nn::Backend) -> Vec<(usize, usize)> {
         };
         net.gradient(&theta, batch, &mut scratch, &mut grad); // warm-up (GEMM packing buffers)
         let before = allocs();
+        let products_before = nn::matmul::products_on_this_thread();
         for _ in 0..5 {
             net.gradient(&theta, batch, &mut scratch, &mut grad);
             net.gradient(
@@ -74,8 +75,8 @@ fn steady_state_allocs(backend: nn::Backend) -> Vec<(usize, usize)> {
             );
         }
         let during = allocs() - before;
-        let products = 3 * net.layers().iter().filter(|l| l.num_params() > 0).count();
-        out.push((during, products));
+        let products = nn::matmul::products_on_this_thread() - products_before;
+        out.push((during, products as usize));
     }
     out
 }
