@@ -1,13 +1,18 @@
 //! A feed-forward network that is stateless about its parameters: θ is one flat `&[f32]` owned
 //! by the caller, and all working memory lives in a per-worker [`Scratch`].
 //!
-//! Activations are batch-major and channels-last (NHWC): a convolution is then one im2col + GEMM
-//! over the whole mini-batch, and its output is already the next layer's NHWC input.
+//! Layouts. Images come in per sample as NHWC. Inside the network, tensors with a spatial extent
+//! (the outputs of conv and pool layers) are *planar over the batch*, `[c][n][h][w]`: then every
+//! im2col copy and its adjoint are contiguous runs of pixels for any channel count, pooling works
+//! on contiguous rows, and a convolution's GEMM writes its output in place with the pixels along
+//! GEMM's micro-tile (small filter counts would otherwise waste most of it). Dense layers work on
+//! row-major `n × features` matrices; flattening uses the `(c, h, w)` order (PyTorch's). The
+//! (rare) boundaries between the two layouts are converted explicitly.
 //!
 //! Parameter layout, layer by layer in order:
 //! - dense `in → out`: W as an `in × out` row-major matrix, then the `out` biases;
-//! - conv `kh × kw`, `cin → cout`: W as a `cout × (kh·kw·cin)` row-major matrix, i.e. indexed
-//!   `[f][ky][kx][c]` (PyTorch's order with channels last), then the `cout` biases;
+//! - conv `kh × kw`, `cin → cout`: W as a `cout × (cin·kh·kw)` row-major matrix, i.e. indexed
+//!   `[f][c][ky][kx]` (PyTorch's order), then the `cout` biases;
 //! - max-pool: no parameters.
 
 use crate::matmul::{sgemm, Backend, View};
@@ -54,7 +59,7 @@ pub enum Activation {
 /// One layer of a [`Network`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Layer {
-    /// Fully connected `inputs → outputs` (the input is flattened).
+    /// Fully connected `inputs → outputs` (the input is flattened in `(c, h, w)` order).
     Dense {
         inputs: usize,
         outputs: usize,
@@ -334,26 +339,76 @@ pub struct Network {
 }
 
 /// Per-worker working memory for [`Network::gradient`], sized for a batch capacity. Reusing one
-/// `Scratch` makes every call after the first allocation-free.
+/// `Scratch` makes every call after the first allocation-free (in this crate's code; see
+/// [`crate::matmul`] for the GEMM backends' own packing buffers).
 #[derive(Debug, Default)]
 pub struct Scratch {
     capacity: usize,
     /// The layers these buffers were sized for (a scratch moved to another network is resized).
     layers: Vec<Layer>,
-    /// Output (post-activation) of each layer.
+    /// Output (post-activation) of each layer, in that layer's layout.
     outs: Vec<Vec<f32>>,
-    /// im2col matrix of one chunk of samples (see [`conv_chunk`]); recomputed in the backward
-    /// pass rather than stored for the whole batch, so that it stays in L2.
-    col: Vec<f32>,
+    /// A layer's input converted to the layout it needs (empty when no conversion is needed).
+    conv_in: Vec<Vec<f32>>,
     /// Arg-max (0..4) of each pool output element.
     argmax: Vec<Vec<u8>>,
-    /// Ping-pong buffers for the gradient w.r.t. activations.
+    /// Ping-pong buffers for the gradient w.r.t. activations, and one for layout conversion.
     d0: Vec<f32>,
     d1: Vec<f32>,
-    /// Gradient w.r.t. a conv layer's im2col matrix (one chunk).
+    dtmp: Vec<f32>,
+    /// Transposed im2col matrix of one chunk of samples (see [`conv_chunk`]); recomputed in the
+    /// backward pass rather than stored for the whole batch, so that it stays in L2.
+    col: Vec<f32>,
+    /// Gradient w.r.t. that matrix.
     dcol: Vec<f32>,
-    /// A conv layer's output of one chunk, filter-major, before bias, activation and transpose.
-    ytmp: Vec<f32>,
+}
+
+/// How a batch of tensors is laid out in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Per sample `h, w, c` (how images arrive).
+    Nhwc,
+    /// `n × (c·h·w)` row-major, features in `(c, h, w)` order (dense layers).
+    Rows,
+    /// `[c][n][h][w]` (conv and pool layers).
+    Planar,
+}
+
+impl Layout {
+    /// Whether data in layout `self` can be read as layout `want` without conversion.
+    fn reads_as(self, want: Layout, s: Shape) -> bool {
+        self == want || s.c == 1 || (self == Layout::Nhwc && want == Layout::Rows && s.h * s.w == 1)
+    }
+
+    /// Offset of element (sample b, channel c, pixel p) for `n` samples of shape `s`.
+    #[inline]
+    fn at(self, s: Shape, n: usize, b: usize, c: usize, p: usize) -> usize {
+        let pix = s.h * s.w;
+        match self {
+            Layout::Nhwc => b * s.len() + p * s.c + c,
+            Layout::Rows => b * s.len() + c * pix + p,
+            Layout::Planar => (c * n + b) * pix + p,
+        }
+    }
+}
+
+/// Copy `n` samples of shape `s` from layout `from` to layout `to`.
+fn convert(src: &[f32], from: Layout, dst: &mut [f32], to: Layout, n: usize, s: Shape) {
+    let pix = s.h * s.w;
+    for b in 0..n {
+        for c in 0..s.c {
+            for p in 0..pix {
+                dst[to.at(s, n, b, c, p)] = src[from.at(s, n, b, c, p)];
+            }
+        }
+    }
+}
+
+fn wants(l: &Layer) -> Layout {
+    match l {
+        Layer::Dense { .. } => Layout::Rows,
+        Layer::Conv2d { .. } | Layer::MaxPool2 { .. } => Layout::Planar,
+    }
 }
 
 impl Network {
@@ -475,16 +530,15 @@ impl Network {
         let mut max_act = self.input.len();
         s.outs.clear();
         s.argmax.clear();
-        let (mut max_col, mut max_ytmp) = (0, 0);
-        for l in &self.layers {
+        s.conv_in.clear();
+        let mut max_col = 0;
+        for (li, l) in self.layers.iter().enumerate() {
             let o = l.output_shape();
             max_act = max_act.max(o.len());
             s.outs.push(vec![0.0; n * o.len()]);
             if let Layer::Conv2d { input, kh, kw, .. } = *l {
                 let per_sample = o.h * o.w * kh * kw * input.c;
-                let chunk = conv_chunk(per_sample).min(n);
-                max_col = max_col.max(chunk * per_sample);
-                max_ytmp = max_ytmp.max(chunk * o.len());
+                max_col = max_col.max(conv_chunk(per_sample).min(n) * per_sample);
             }
             let pool = matches!(l, Layer::MaxPool2 { .. });
             s.argmax.push(if pool {
@@ -492,13 +546,39 @@ impl Network {
             } else {
                 Vec::new()
             });
+            let convert = !self
+                .source_layout(li)
+                .reads_as(wants(l), self.source_shape(li));
+            s.conv_in.push(if convert {
+                vec![0.0; n * l.input_shape().len()]
+            } else {
+                Vec::new()
+            });
         }
         s.d0 = vec![0.0; n * max_act];
         s.d1 = vec![0.0; n * max_act];
+        s.dtmp = vec![0.0; n * max_act];
         s.col = vec![0.0; max_col];
         s.dcol = vec![0.0; max_col];
-        s.ytmp = vec![0.0; max_ytmp];
         s.capacity = n;
+    }
+
+    /// Layout of the tensor that feeds layer `li`.
+    fn source_layout(&self, li: usize) -> Layout {
+        if li == 0 {
+            Layout::Nhwc
+        } else {
+            wants(&self.layers[li - 1])
+        }
+    }
+
+    /// Real (unflattened) shape of the tensor that feeds layer `li`.
+    fn source_shape(&self, li: usize) -> Shape {
+        if li == 0 {
+            self.input
+        } else {
+            self.layers[li - 1].output_shape()
+        }
     }
 
     fn check_batch(&self, theta: &[f32], batch: &Batch<'_>) {
@@ -523,8 +603,23 @@ impl Network {
     fn forward(&self, theta: &[f32], images: &[f32], n: usize, s: &mut Scratch) {
         let be = self.backend;
         for (li, l) in self.layers.iter().enumerate() {
+            let ins = l.input_shape();
             let (before, rest) = s.outs.split_at_mut(li);
-            let x: &[f32] = if li == 0 { images } else { &before[li - 1] };
+            let src: &[f32] = if li == 0 { images } else { &before[li - 1] };
+            let x: &[f32] = if s.conv_in[li].is_empty() {
+                &src[..n * ins.len()]
+            } else {
+                let buf = &mut s.conv_in[li][..n * ins.len()];
+                convert(
+                    src,
+                    self.source_layout(li),
+                    buf,
+                    wants(l),
+                    n,
+                    self.source_shape(li),
+                );
+                buf
+            };
             let y = &mut rest[0][..n * l.output_shape().len()];
             let p = &theta[self.offsets[li]..self.offsets[li] + l.num_params()];
             match *l {
@@ -541,13 +636,15 @@ impl Network {
                         be,
                         y,
                         View::row_major(n, outputs),
-                        &x[..n * inputs],
+                        x,
                         View::row_major(n, inputs),
                         w,
                         View::row_major(inputs, outputs),
                         true,
                     );
-                    activate(y, act);
+                    if act == Activation::Relu {
+                        relu(y);
+                    }
                 }
                 Layer::Conv2d {
                     input,
@@ -557,47 +654,44 @@ impl Network {
                     act,
                 } => {
                     let o = l.output_shape();
-                    let k = kh * kw * input.c;
-                    let pix = o.h * o.w;
+                    let (pix, k) = (o.h * o.w, kh * kw * input.c);
                     let (w, b) = p.split_at(k * filters);
                     let chunk = conv_chunk(pix * k);
                     for start in (0..n).step_by(chunk) {
                         let nb = chunk.min(n - start);
                         let m = nb * pix;
-                        let col = &mut s.col[..m * k];
-                        im2col_t(
-                            &x[start * input.len()..(start + nb) * input.len()],
-                            nb,
-                            input,
-                            kh,
-                            kw,
-                            col,
-                        );
-                        // Yᵀ (filters × m) = W·colᵀ, computed as the column-major m × filters
-                        // product so that GEMM's micro-tile runs along the many pixels.
-                        let yt = &mut s.ytmp[..m * filters];
+                        let col = &mut s.col[..k * m];
+                        im2col_planar(x, n, input, start, nb, kh, kw, col);
+                        // Y[:, chunk] = W·col, written in place into the planar output.
+                        let out = View {
+                            rows: filters,
+                            cols: m,
+                            rs: n * pix,
+                            cs: 1,
+                        };
+                        let yc = &mut y[start * pix..];
                         sgemm(
                             be,
-                            yt,
-                            View::row_major(filters, m).t(),
-                            col,
-                            View::row_major(k, m).t(),
+                            yc,
+                            out,
                             w,
-                            View::row_major(filters, k).t(),
+                            View::row_major(filters, k),
+                            col,
+                            View::row_major(k, m),
                             false,
                         );
-                        let yc = &mut y[start * pix * filters..(start + nb) * pix * filters];
-                        transpose_bias_act(yt, m, b, act, yc);
+                        for (f, &bias) in b.iter().enumerate() {
+                            let row = &mut yc[f * n * pix..f * n * pix + m];
+                            if act == Activation::Relu {
+                                row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                            } else {
+                                row.iter_mut().for_each(|v| *v += bias);
+                            }
+                        }
                     }
                 }
                 Layer::MaxPool2 { input } => {
-                    max_pool_forward(
-                        &x[..n * input.len()],
-                        n,
-                        input,
-                        y,
-                        &mut s.argmax[li][..y.len()],
-                    );
+                    max_pool_forward(x, n * input.c, input, y, &mut s.argmax[li][..y.len()]);
                 }
             }
         }
@@ -642,9 +736,12 @@ impl Network {
         let (mut dy, mut dx) = (&mut s.d0, &mut s.d1);
         for li in (0..self.layers.len()).rev() {
             let l = self.layers[li];
-            let o = l.output_shape();
+            let (ins, o) = (l.input_shape(), l.output_shape());
             let ylen = n * o.len();
-            let x: &[f32] = if li == 0 {
+            let xlen = n * ins.len();
+            let x: &[f32] = if !s.conv_in[li].is_empty() {
+                &s.conv_in[li]
+            } else if li == 0 {
                 batch.images
             } else {
                 &s.outs[li - 1]
@@ -656,6 +753,13 @@ impl Network {
                 relu_backward(&s.outs[li][..ylen], &mut dy[..ylen]);
             }
             let need_dx = li > 0;
+            // The input gradient goes to `dtmp` when it must be converted to the producer's layout.
+            let convert_dx = need_dx && !s.conv_in[li].is_empty();
+            let dxl: &mut [f32] = if convert_dx {
+                &mut s.dtmp[..xlen]
+            } else {
+                &mut dx[..xlen]
+            };
             match l {
                 Layer::Dense {
                     inputs, outputs, ..
@@ -667,7 +771,7 @@ impl Network {
                         be,
                         gw,
                         View::row_major(inputs, outputs),
-                        &x[..n * inputs],
+                        &x[..xlen],
                         View::row_major(n, inputs).t(),
                         dyv,
                         View::row_major(n, outputs),
@@ -679,7 +783,7 @@ impl Network {
                         // dX = dY·Wᵀ
                         sgemm(
                             be,
-                            &mut dx[..n * inputs],
+                            dxl,
                             View::row_major(n, inputs),
                             dyv,
                             View::row_major(n, outputs),
@@ -696,65 +800,77 @@ impl Network {
                     filters,
                     ..
                 } => {
-                    let k = kh * kw * input.c;
-                    let pix = o.h * o.w;
+                    let (pix, k) = (o.h * o.w, kh * kw * input.c);
                     let (gw, gb) = g.split_at_mut(k * filters);
                     let (w, _) = p.split_at(k * filters);
-                    column_sums(&dy[..ylen], filters, gb);
+                    for (f, gbf) in gb.iter_mut().enumerate() {
+                        *gbf = dy[f * n * pix..(f + 1) * n * pix].iter().sum();
+                    }
                     let chunk = conv_chunk(pix * k);
                     for start in (0..n).step_by(chunk) {
                         let nb = chunk.min(n - start);
                         let m = nb * pix;
-                        let (xs, xe) = (start * input.len(), (start + nb) * input.len());
-                        let col = &mut s.col[..m * k];
-                        im2col_t(&x[xs..xe], nb, input, kh, kw, col);
-                        let dyc = &dy[start * pix * filters..(start + nb) * pix * filters];
-                        // dWᵀ (k × filters, column-major = our filters × k layout) (+)= col·dY
+                        let col = &mut s.col[..k * m];
+                        im2col_planar(x, n, input, start, nb, kh, kw, col);
+                        let dyc = View {
+                            rows: filters,
+                            cols: m,
+                            rs: n * pix,
+                            cs: 1,
+                        };
+                        let dys = &dy[start * pix..];
+                        // dW (+)= dY[:, chunk]·colᵀ
                         sgemm(
                             be,
                             gw,
-                            View::row_major(filters, k).t(),
-                            col,
-                            View::row_major(k, m),
+                            View::row_major(filters, k),
+                            dys,
                             dyc,
-                            View::row_major(m, filters),
+                            col,
+                            View::row_major(k, m).t(),
                             start > 0,
                         );
                         if need_dx {
-                            // dcolᵀ (k × m, as column-major m × k) = dY·W, then scatter-add back
-                            // to the input positions.
-                            let dcol = &mut s.dcol[..m * k];
+                            // dcol = Wᵀ·dY[:, chunk], then scatter-add back to the input pixels.
+                            let dcol = &mut s.dcol[..k * m];
                             sgemm(
                                 be,
                                 dcol,
-                                View::row_major(k, m).t(),
-                                dyc,
-                                View::row_major(m, filters),
+                                View::row_major(k, m),
                                 w,
-                                View::row_major(filters, k),
+                                View::row_major(filters, k).t(),
+                                dys,
+                                dyc,
                                 false,
                             );
-                            col2im_t(dcol, nb, input, kh, kw, &mut dx[xs..xe]);
+                            col2im_planar(dcol, n, input, start, nb, kh, kw, dxl);
                         }
                     }
                 }
                 Layer::MaxPool2 { input } => {
                     if need_dx {
-                        let relu_in = if self.pool_masks_relu(li) {
-                            Some(&x[..n * input.len()])
-                        } else {
-                            None
-                        };
+                        let mask = self.pool_masks_relu(li);
                         max_pool_backward(
                             &dy[..ylen],
-                            n,
+                            n * input.c,
                             input,
                             &s.argmax[li][..ylen],
-                            relu_in,
-                            &mut dx[..n * input.len()],
+                            &s.outs[li][..ylen],
+                            mask,
+                            dxl,
                         );
                     }
                 }
+            }
+            if convert_dx {
+                convert(
+                    &s.dtmp[..xlen],
+                    wants(&l),
+                    &mut dx[..xlen],
+                    self.source_layout(li),
+                    n,
+                    self.source_shape(li),
+                );
             }
             std::mem::swap(&mut dy, &mut dx);
         }
@@ -818,10 +934,8 @@ fn normal(rng: &mut impl rand::Rng) -> f32 {
     ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
 }
 
-fn activate(y: &mut [f32], act: Activation) {
-    if act == Activation::Relu {
-        y.iter_mut().for_each(|v| *v = v.max(0.0));
-    }
+fn relu(y: &mut [f32]) {
+    y.iter_mut().for_each(|v| *v = v.max(0.0));
 }
 
 fn relu_backward(y: &[f32], dy: &mut [f32]) {
@@ -878,138 +992,134 @@ fn conv_chunk(col_floats_per_sample: usize) -> usize {
     ((128 * 1024) / col_floats_per_sample.max(1)).max(1)
 }
 
-/// Transposed im2col of `n` NHWC samples for a valid, stride-1 convolution:
-/// `col[((ky·kw + kx)·cin + c)·m + (n, oy, ox)]`, with m = n·oh·ow. Row-contiguous along the
-/// pixels, so single-channel inputs copy whole runs of `ow` pixels.
-fn im2col_t(x: &[f32], n: usize, s: Shape, kh: usize, kw: usize, col: &mut [f32]) {
-    let (oh, ow, cin) = (s.h + 1 - kh, s.w + 1 - kw, s.c);
-    let m = n * oh * ow;
-    for ky in 0..kh {
-        for kx in 0..kw {
-            let block = &mut col[(ky * kw + kx) * cin * m..(ky * kw + kx + 1) * cin * m];
-            for (b, img) in x.chunks_exact(s.len()).take(n).enumerate() {
-                for oy in 0..oh {
-                    let src = ((oy + ky) * s.w + kx) * cin;
-                    let seg = &img[src..src + ow * cin];
-                    let at = (b * oh + oy) * ow;
-                    if cin == 1 {
-                        block[at..at + ow].copy_from_slice(seg);
-                    } else {
-                        for (c, row) in block.chunks_exact_mut(m).enumerate() {
-                            for (d, px) in row[at..at + ow].iter_mut().zip(seg.chunks_exact(cin)) {
-                                *d = px[c];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Adjoint of [`im2col_t`]: `dx` is overwritten with the scatter-sum of `col`.
-fn col2im_t(col: &[f32], n: usize, s: Shape, kh: usize, kw: usize, dx: &mut [f32]) {
-    let (oh, ow, cin) = (s.h + 1 - kh, s.w + 1 - kw, s.c);
-    let m = n * oh * ow;
-    dx.fill(0.0);
-    for ky in 0..kh {
-        for kx in 0..kw {
-            let block = &col[(ky * kw + kx) * cin * m..(ky * kw + kx + 1) * cin * m];
-            for (b, img) in dx.chunks_exact_mut(s.len()).take(n).enumerate() {
-                for oy in 0..oh {
-                    let dst = ((oy + ky) * s.w + kx) * cin;
-                    let seg = &mut img[dst..dst + ow * cin];
-                    let at = (b * oh + oy) * ow;
-                    for (c, row) in block.chunks_exact(m).enumerate() {
-                        for (px, &v) in seg.chunks_exact_mut(cin).zip(&row[at..at + ow]) {
-                            px[c] += v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `y[r][f] = act(yt[f][r] + b[f])`: filter-major GEMM output to NHWC, with bias and activation
-/// fused into the one pass.
-fn transpose_bias_act(yt: &[f32], m: usize, b: &[f32], act: Activation, y: &mut [f32]) {
-    let f = b.len();
-    // Blocks of 16 pixels keep both sides' cache lines live.
-    for r0 in (0..m).step_by(16) {
-        let r1 = (r0 + 16).min(m);
-        for (fi, &bias) in b.iter().enumerate() {
-            let src = &yt[fi * m + r0..fi * m + r1];
-            for (i, &v) in src.iter().enumerate() {
-                let v = v + bias;
-                y[(r0 + i) * f + fi] = if act == Activation::Relu {
-                    v.max(0.0)
-                } else {
-                    v
-                };
-            }
-        }
-    }
-}
-
-fn max_pool_forward(x: &[f32], n: usize, s: Shape, y: &mut [f32], arg: &mut [u8]) {
-    let (ph, pw, c) = (s.h / 2, s.w / 2, s.c);
-    let rowlen = s.w * c;
-    for b in 0..n {
-        let img = &x[b * s.len()..(b + 1) * s.len()];
-        for py in 0..ph {
-            for px in 0..pw {
-                let base = (2 * py) * rowlen + 2 * px * c;
-                let corners = [base, base + c, base + rowlen, base + rowlen + c];
-                let o = ((b * ph + py) * pw + px) * c;
-                let (yo, ao) = (&mut y[o..o + c], &mut arg[o..o + c]);
-                let (c0, c1) = (
-                    &img[corners[0]..corners[0] + c],
-                    &img[corners[1]..corners[1] + c],
-                );
-                let (c2, c3) = (
-                    &img[corners[2]..corners[2] + c],
-                    &img[corners[3]..corners[3] + c],
-                );
-                for ch in 0..c {
-                    // Branch-free: the first maximum wins, as in the reference.
-                    let (a, b, cc, d) = (c0[ch], c1[ch], c2[ch], c3[ch]);
-                    let (m01, q01) = if b > a { (b, 1u8) } else { (a, 0u8) };
-                    let (m23, q23) = if d > cc { (d, 3u8) } else { (cc, 2u8) };
-                    let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
-                    yo[ch] = m;
-                    ao[ch] = q;
-                }
-            }
-        }
-    }
-}
-
-/// Scatter `dy` to the arg-max positions; with `relu_in` (the pool's input, a ReLU output), a
-/// position whose value is not positive gets 0, which is that ReLU's backward pass.
-fn max_pool_backward(
-    dy: &[f32],
+/// im2col of samples `start..start + nb` of a planar batch of `n`, for a valid stride-1
+/// convolution: `col[(c·kh + ky)·kw + kx][(b, oy, ox)]` (k × m, m = nb·oh·ow), built from
+/// contiguous runs of `ow` pixels.
+#[allow(clippy::too_many_arguments)]
+fn im2col_planar(
+    x: &[f32],
     n: usize,
     s: Shape,
-    arg: &[u8],
-    relu_in: Option<&[f32]>,
+    start: usize,
+    nb: usize,
+    kh: usize,
+    kw: usize,
+    col: &mut [f32],
+) {
+    let (oh, ow, pix) = (s.h + 1 - kh, s.w + 1 - kw, s.h * s.w);
+    let m = nb * oh * ow;
+    let mut rows = col.chunks_exact_mut(m);
+    for c in 0..s.c {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = rows.next().expect("col has k rows");
+                for (bl, dst) in row.chunks_exact_mut(oh * ow).enumerate() {
+                    let img = &x[(c * n + start + bl) * pix..(c * n + start + bl + 1) * pix];
+                    for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
+                        let src = (oy + ky) * s.w + kx;
+                        d.copy_from_slice(&img[src..src + ow]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col_planar`]: overwrites samples `start..start + nb` of the planar `dx` with
+/// the scatter-sum of `dcol`.
+#[allow(clippy::too_many_arguments)]
+fn col2im_planar(
+    dcol: &[f32],
+    n: usize,
+    s: Shape,
+    start: usize,
+    nb: usize,
+    kh: usize,
+    kw: usize,
     dx: &mut [f32],
 ) {
-    let (ph, pw, c) = (s.h / 2, s.w / 2, s.c);
-    let rowlen = s.w * c;
-    dx.fill(0.0);
-    for b in 0..n {
-        let img = &mut dx[b * s.len()..(b + 1) * s.len()];
-        for py in 0..ph {
-            for px in 0..pw {
-                let base = (2 * py) * rowlen + 2 * px * c;
-                let corners = [base, base + c, base + rowlen, base + rowlen + c];
-                let o = ((b * ph + py) * pw + px) * c;
-                for ch in 0..c {
-                    let at = corners[arg[o + ch] as usize] + ch;
-                    let live = relu_in.is_none_or(|x| x[b * s.len() + at] > 0.0);
-                    img[at] = if live { dy[o + ch] } else { 0.0 };
+    let (oh, ow, pix) = (s.h + 1 - kh, s.w + 1 - kw, s.h * s.w);
+    let m = nb * oh * ow;
+    for c in 0..s.c {
+        dx[(c * n + start) * pix..(c * n + start + nb) * pix].fill(0.0);
+    }
+    let mut rows = dcol.chunks_exact(m);
+    for c in 0..s.c {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = rows.next().expect("dcol has k rows");
+                for (bl, src) in row.chunks_exact(oh * ow).enumerate() {
+                    let img = &mut dx[(c * n + start + bl) * pix..(c * n + start + bl + 1) * pix];
+                    for (oy, sr) in src.chunks_exact(ow).enumerate() {
+                        let at = (oy + ky) * s.w + kx;
+                        for (d, &v) in img[at..at + ow].iter_mut().zip(sr) {
+                            *d += v;
+                        }
+                    }
                 }
+            }
+        }
+    }
+}
+
+/// 2 × 2 max-pool of `planes` planar images of `s.h × s.w` (stride 2, floor). `arg` records which
+/// corner (0..4, first maximum wins) each output came from.
+fn max_pool_forward(x: &[f32], planes: usize, s: Shape, y: &mut [f32], arg: &mut [u8]) {
+    let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+    for pl in 0..planes {
+        let img = &x[pl * pix..(pl + 1) * pix];
+        for py in 0..ph {
+            let r0 = &img[2 * py * s.w..2 * py * s.w + 2 * pw];
+            let r1 = &img[(2 * py + 1) * s.w..(2 * py + 1) * s.w + 2 * pw];
+            let o = (pl * ph + py) * pw;
+            let (yo, ao) = (&mut y[o..o + pw], &mut arg[o..o + pw]);
+            for (((yv, av), t), b) in yo
+                .iter_mut()
+                .zip(ao.iter_mut())
+                .zip(r0.chunks_exact(2))
+                .zip(r1.chunks_exact(2))
+            {
+                let (m01, q01) = if t[1] > t[0] {
+                    (t[1], 1u8)
+                } else {
+                    (t[0], 0u8)
+                };
+                let (m23, q23) = if b[1] > b[0] {
+                    (b[1], 3u8)
+                } else {
+                    (b[0], 2u8)
+                };
+                let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
+                *yv = m;
+                *av = q;
+            }
+        }
+    }
+}
+
+/// Scatter `dy` to the arg-max positions of each window (other positions get 0). With `mask`,
+/// the pool's input is a ReLU output: where the pooled maximum `y` is not positive that ReLU was
+/// inactive, so the gradient is 0 — the ReLU's backward pass, without reading its output.
+fn max_pool_backward(
+    dy: &[f32],
+    planes: usize,
+    s: Shape,
+    arg: &[u8],
+    y: &[f32],
+    mask: bool,
+    dx: &mut [f32],
+) {
+    let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+    dx[..planes * pix].fill(0.0);
+    for pl in 0..planes {
+        let img = &mut dx[pl * pix..(pl + 1) * pix];
+        for py in 0..ph {
+            let o = (pl * ph + py) * pw;
+            for px in 0..pw {
+                let q = arg[o + px] as usize;
+                let at = (2 * py + q / 2) * s.w + 2 * px + q % 2;
+                let live = !mask || y[o + px] > 0.0;
+                img[at] = if live { dy[o + px] } else { 0.0 };
             }
         }
     }

@@ -18,9 +18,16 @@ pub fn loss_f64(net: &Network, theta: &[f64], images: &[f64], labels: &[u8]) -> 
     total / labels.len() as f64
 }
 
-/// Logits of one sample.
+/// Logits of one sample (given as HWC, like the fast path's input).
 pub fn forward_one(net: &Network, theta: &[f64], x: &[f64]) -> Vec<f64> {
-    let mut a = x.to_vec();
+    // Activations are kept per sample as CHW; flattening for dense layers is therefore (c, h, w).
+    let s = net.input_shape();
+    let mut a = vec![0.0; s.len()];
+    for p in 0..s.h * s.w {
+        for c in 0..s.c {
+            a[c * s.h * s.w + p] = x[p * s.c + c];
+        }
+    }
     for (l, &off) in net.layers().iter().zip(net.param_offsets()) {
         let p = &theta[off..off + l.num_params()];
         a = match *l {
@@ -56,13 +63,12 @@ pub fn forward_one(net: &Network, theta: &[f64], x: &[f64]) -> Vec<f64> {
                             for ky in 0..kh {
                                 for kx in 0..kw {
                                     for c in 0..input.c {
-                                        let xin =
-                                            a[((oy + ky) * input.w + (ox + kx)) * input.c + c];
-                                        s += xin * p[f * k + (ky * kw + kx) * input.c + c];
+                                        let xin = a[(c * input.h + oy + ky) * input.w + ox + kx];
+                                        s += xin * p[f * k + (c * kh + ky) * kw + kx];
                                     }
                                 }
                             }
-                            y[(oy * o.w + ox) * filters + f] = act_f64(s, act);
+                            y[(f * o.h + oy) * o.w + ox] = act_f64(s, act);
                         }
                     }
                 }
@@ -75,8 +81,8 @@ pub fn forward_one(net: &Network, theta: &[f64], x: &[f64]) -> Vec<f64> {
                     for px in 0..o.w {
                         for c in 0..input.c {
                             for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                let v = a[((2 * py + dy) * input.w + 2 * px + dx) * input.c + c];
-                                let t = &mut y[(py * o.w + px) * input.c + c];
+                                let v = a[(c * input.h + 2 * py + dy) * input.w + 2 * px + dx];
+                                let t = &mut y[(c * o.h + py) * o.w + px];
                                 *t = t.max(v);
                             }
                         }
