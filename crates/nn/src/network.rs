@@ -1017,7 +1017,11 @@ fn im2col_planar(
                     let img = &x[(c * n + start + bl) * pix..(c * n + start + bl + 1) * pix];
                     for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
                         let src = (oy + ky) * s.w + kx;
-                        d.copy_from_slice(&img[src..src + ow]);
+                        // An inline loop: rows are short, and a `memcpy` call per row costs more
+                        // than the copy.
+                        for (dv, &sv) in d.iter_mut().zip(&img[src..src + ow]) {
+                            *dv = sv;
+                        }
                     }
                 }
             }
@@ -1100,27 +1104,29 @@ fn max_pool_forward(x: &[f32], planes: usize, s: Shape, y: &mut [f32], arg: &mut
 /// Scatter `dy` to the arg-max positions of each window (other positions get 0). With `mask`,
 /// the pool's input is a ReLU output: where the pooled maximum `y` is not positive that ReLU was
 /// inactive, so the gradient is 0 — the ReLU's backward pass, without reading its output.
-fn max_pool_backward(
-    dy: &[f32],
-    planes: usize,
-    s: Shape,
-    arg: &[u8],
-    y: &[f32],
-    mask: bool,
-    dx: &mut [f32],
-) {
+fn max_pool_backward(dy: &[f32], planes: usize, s: Shape, arg: &[u8], y: &[f32], mask: bool, dx: &mut [f32]) {
     let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
-    dx[..planes * pix].fill(0.0);
     for pl in 0..planes {
         let img = &mut dx[pl * pix..(pl + 1) * pix];
         for py in 0..ph {
             let o = (pl * ph + py) * pw;
+            let (top, bottom) = img[2 * py * s.w..(2 * py + 2) * s.w].split_at_mut(s.w);
+            // Every position of every window is written, so no separate zeroing pass.
             for px in 0..pw {
-                let q = arg[o + px] as usize;
-                let at = (2 * py + q / 2) * s.w + 2 * px + q % 2;
-                let live = !mask || y[o + px] > 0.0;
-                img[at] = if live { dy[o + px] } else { 0.0 };
+                let g = if !mask || y[o + px] > 0.0 { dy[o + px] } else { 0.0 };
+                let q = arg[o + px];
+                top[2 * px] = if q == 0 { g } else { 0.0 };
+                top[2 * px + 1] = if q == 1 { g } else { 0.0 };
+                bottom[2 * px] = if q == 2 { g } else { 0.0 };
+                bottom[2 * px + 1] = if q == 3 { g } else { 0.0 };
             }
+            if s.w % 2 == 1 {
+                top[s.w - 1] = 0.0;
+                bottom[s.w - 1] = 0.0;
+            }
+        }
+        if s.h % 2 == 1 {
+            img[(s.h - 1) * s.w..].fill(0.0);
         }
     }
 }
