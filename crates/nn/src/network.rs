@@ -1104,7 +1104,15 @@ fn max_pool_forward(x: &[f32], planes: usize, s: Shape, y: &mut [f32], arg: &mut
 /// Scatter `dy` to the arg-max positions of each window (other positions get 0). With `mask`,
 /// the pool's input is a ReLU output: where the pooled maximum `y` is not positive that ReLU was
 /// inactive, so the gradient is 0 — the ReLU's backward pass, without reading its output.
-fn max_pool_backward(dy: &[f32], planes: usize, s: Shape, arg: &[u8], y: &[f32], mask: bool, dx: &mut [f32]) {
+fn max_pool_backward(
+    dy: &[f32],
+    planes: usize,
+    s: Shape,
+    arg: &[u8],
+    y: &[f32],
+    mask: bool,
+    dx: &mut [f32],
+) {
     let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
     for pl in 0..planes {
         let img = &mut dx[pl * pix..(pl + 1) * pix];
@@ -1112,13 +1120,14 @@ fn max_pool_backward(dy: &[f32], planes: usize, s: Shape, arg: &[u8], y: &[f32],
             let o = (pl * ph + py) * pw;
             let (top, bottom) = img[2 * py * s.w..(2 * py + 2) * s.w].split_at_mut(s.w);
             // Every position of every window is written, so no separate zeroing pass.
-            for px in 0..pw {
-                let g = if !mask || y[o + px] > 0.0 { dy[o + px] } else { 0.0 };
-                let q = arg[o + px];
-                top[2 * px] = if q == 0 { g } else { 0.0 };
-                top[2 * px + 1] = if q == 1 { g } else { 0.0 };
-                bottom[2 * px] = if q == 2 { g } else { 0.0 };
-                bottom[2 * px + 1] = if q == 3 { g } else { 0.0 };
+            let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+            let src = dy[o..o + pw].iter().zip(&arg[o..o + pw]).zip(&y[o..o + pw]);
+            for ((t, b), ((&d, &q), &yv)) in windows.zip(src) {
+                let g = if !mask || yv > 0.0 { d } else { 0.0 };
+                t[0] = if q == 0 { g } else { 0.0 };
+                t[1] = if q == 1 { g } else { 0.0 };
+                b[0] = if q == 2 { g } else { 0.0 };
+                b[1] = if q == 3 { g } else { 0.0 };
             }
             if s.w % 2 == 1 {
                 top[s.w - 1] = 0.0;
