@@ -14,6 +14,8 @@ fn shapes(c: &mut Criterion) {
         ("fwd_512x128x128", 512, 128, 128, false, false),
         ("dW_784x128_k512", 784, 128, 512, true, false),
         ("dX_512x128x128", 512, 128, 128, false, true),
+        // A large square product: the attainable single-core SGEMM peak of this CPU.
+        ("square_1024", 1024, 1024, 1024, false, false),
     ];
     for (name, m, n, k, ta, tb) in cases {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 97) as f32 / 97.0).collect();
