@@ -1,0 +1,117 @@
+//! Lock-based AsyncSGD (Alg. B.2): consistent reads and updates under one mutex.
+
+use crate::{kernels, ParamWorker, PvecError, SharedParams, Update, VectorStats};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct State {
+    theta: Vec<f32>,
+    seq: u64,
+}
+
+/// θ behind a `parking_lot` mutex. A read copies θ under the lock (Alg. B.2 line 12); an update
+/// applies `θ ← θ − η·g` under it (line 16).
+pub struct Locked {
+    state: Mutex<State>,
+    dim: usize,
+    workers: AtomicUsize,
+    peak_workers: AtomicUsize,
+}
+
+impl Locked {
+    pub fn new(theta0: Vec<f32>) -> Self {
+        let dim = theta0.len();
+        Locked {
+            state: Mutex::new(State {
+                theta: theta0,
+                seq: 0,
+            }),
+            dim,
+            workers: AtomicUsize::new(0),
+            peak_workers: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// A worker of [`Locked`]: holds its private copy of θ (`local_param` in Alg. B.2).
+pub struct LockedWorker<'a> {
+    shared: &'a Locked,
+    local: Vec<f32>,
+}
+
+impl Drop for LockedWorker<'_> {
+    fn drop(&mut self) {
+        self.shared.workers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl SharedParams for Locked {
+    type Worker<'a> = LockedWorker<'a>;
+
+    fn worker(&self) -> Result<LockedWorker<'_>, PvecError> {
+        let n = self.workers.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_workers.fetch_max(n, Ordering::Relaxed);
+        Ok(LockedWorker {
+            shared: self,
+            local: vec![0.0; self.dim],
+        })
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn seq(&self) -> u64 {
+        self.state.lock().seq
+    }
+
+    fn snapshot(&self, out: &mut [f32]) -> u64 {
+        let s = self.state.lock();
+        out.copy_from_slice(&s.theta);
+        s.seq
+    }
+
+    fn vectors(&self) -> VectorStats {
+        VectorStats {
+            live: 1 + self.workers.load(Ordering::Relaxed),
+            peak: 1 + self.peak_workers.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl ParamWorker for LockedWorker<'_> {
+    fn read<R>(&mut self, f: impl FnOnce(&[f32], u64) -> R) -> R {
+        let seq = {
+            let s = self.shared.state.lock();
+            self.local.copy_from_slice(&s.theta);
+            s.seq
+        };
+        f(&self.local, seq)
+    }
+
+    fn update(
+        &mut self,
+        grad: &[f32],
+        read_seq: u64,
+        mut step: impl FnMut(u64) -> Option<f32>,
+    ) -> Update {
+        let mut s = self.shared.state.lock();
+        let staleness = s.seq - read_seq;
+        let Some(eta) = step(staleness) else {
+            return Update {
+                staleness,
+                attempts: 1,
+                applied: false,
+                dropped: true,
+            };
+        };
+        kernels::axpy(&mut s.theta, grad, eta);
+        s.seq += 1;
+        Update {
+            staleness,
+            attempts: 1,
+            applied: true,
+            dropped: false,
+        }
+    }
+}
