@@ -10,7 +10,9 @@ pub struct Histogram {
 impl Histogram {
     /// Exact buckets for τ = 0..=`tau_max`, and one for everything above.
     pub fn new(tau_max: usize) -> Self {
-        Histogram { buckets: (0..tau_max + 2).map(|_| AtomicU64::new(0)).collect() }
+        Histogram {
+            buckets: (0..tau_max + 2).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     /// The largest τ with its own bucket.
@@ -36,7 +38,11 @@ impl Histogram {
     /// Like [`Histogram::snapshot`], reusing `out`'s storage.
     pub fn snapshot_into(&self, out: &mut Counts) {
         out.counts.clear();
-        out.counts.extend(self.buckets[..self.buckets.len() - 1].iter().map(|b| b.load(Relaxed)));
+        out.counts.extend(
+            self.buckets[..self.buckets.len() - 1]
+                .iter()
+                .map(|b| b.load(Relaxed)),
+        );
         out.overflow = self.buckets[self.buckets.len() - 1].load(Relaxed);
         out.refresh();
     }
@@ -55,12 +61,20 @@ pub struct Counts {
 impl Counts {
     /// All-zero counts with buckets 0..=`tau_max`.
     pub fn zeros(tau_max: usize) -> Self {
-        Counts { counts: vec![0; tau_max + 1], overflow: 0, cum: vec![0; tau_max + 1] }
+        Counts {
+            counts: vec![0; tau_max + 1],
+            overflow: 0,
+            cum: vec![0; tau_max + 1],
+        }
     }
 
     /// Counts from a plain vector (`counts[τ]`), no overflow.
     pub fn from_counts(counts: Vec<u64>) -> Self {
-        let mut c = Counts { cum: Vec::new(), counts, overflow: 0 };
+        let mut c = Counts {
+            cum: Vec::new(),
+            counts,
+            overflow: 0,
+        };
         if c.counts.is_empty() {
             c.counts.push(0);
         }
@@ -128,7 +142,11 @@ impl Counts {
             return 0.0;
         }
         let below = self.cum[tau.min(self.tau_max())];
-        let c = if tau > self.tau_max() && self.overflow == 0 { t } else { below };
+        let c = if tau > self.tau_max() && self.overflow == 0 {
+            t
+        } else {
+            below
+        };
         c as f64 / t as f64
     }
 
@@ -138,7 +156,12 @@ impl Counts {
         if t == 0 {
             return 0.0;
         }
-        let s: f64 = self.counts.iter().enumerate().map(|(k, &c)| k as f64 * c as f64).sum::<f64>()
+        let s: f64 = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| k as f64 * c as f64)
+            .sum::<f64>()
             + (self.tau_max() + 1) as f64 * self.overflow as f64;
         s / t as f64
     }
@@ -150,7 +173,12 @@ impl Counts {
             return 0.0;
         }
         let m = self.mean();
-        let s: f64 = self.counts.iter().enumerate().map(|(k, &c)| (k as f64 - m).powi(2) * c as f64).sum::<f64>()
+        let s: f64 = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| (k as f64 - m).powi(2) * c as f64)
+            .sum::<f64>()
             + ((self.tau_max() + 1) as f64 - m).powi(2) * self.overflow as f64;
         s / t as f64
     }
@@ -191,8 +219,17 @@ impl Counts {
     /// The counts recorded after `earlier` was taken (both snapshots of one [`Histogram`]): a
     /// sliding window for drifting distributions.
     pub fn since(&self, earlier: &Counts) -> Counts {
-        let counts = self.counts.iter().enumerate().map(|(k, &c)| c.saturating_sub(earlier.count(k))).collect();
-        let mut c = Counts { counts, overflow: self.overflow.saturating_sub(earlier.overflow), cum: Vec::new() };
+        let counts = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| c.saturating_sub(earlier.count(k)))
+            .collect();
+        let mut c = Counts {
+            counts,
+            overflow: self.overflow.saturating_sub(earlier.overflow),
+            cum: Vec::new(),
+        };
         c.refresh();
         c
     }

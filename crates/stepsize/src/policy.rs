@@ -49,7 +49,8 @@ impl Phi {
                 } else {
                     // ∫₀^½ + ∫_½^x (1 − c(1−t)^k) dt
                     let half = c * 0.5f64.powf(k + 1.0) / (k + 1.0);
-                    half + (x - 0.5) - c * (0.5f64.powf(k + 1.0) - (1.0 - x).powf(k + 1.0)) / (k + 1.0)
+                    half + (x - 0.5)
+                        - c * (0.5f64.powf(k + 1.0) - (1.0 - x).powf(k + 1.0)) / (k + 1.0)
                 }
             }
         }
@@ -79,16 +80,24 @@ pub enum Policy {
     /// η0 / max(τ, 1).
     Inverse,
     /// η0 · e^{−βτ}.
-    Fleet { beta: f64 },
+    Fleet {
+        beta: f64,
+    },
     /// η0 · (1 + A(1 − 2φ(F(τ)))), A ∈ [0, 1].
-    TailTau { amplitude: f64, phi: Phi, form: CdfForm },
+    TailTau {
+        amplitude: f64,
+        phi: Phi,
+        form: CdfForm,
+    },
 }
 
 impl Policy {
     /// FLeet with β from §C.6 footnote 3: (τ_th/2 + 1)⁻¹ = e^{−βτ_th/2}, τ_th = m + 1.
     pub fn fleet_for_threads(m: usize) -> Policy {
         let th = (m + 1) as f64;
-        Policy::Fleet { beta: 2.0 * (th / 2.0 + 1.0).ln() / th }
+        Policy::Fleet {
+            beta: 2.0 * (th / 2.0 + 1.0).ln() / th,
+        }
     }
 
     /// Whether the table depends on the observed staleness distribution.
@@ -103,7 +112,11 @@ impl Policy {
             Policy::Constant => vec![1.0; tau_max + 1],
             Policy::Inverse => (0..=tau_max).map(|t| 1.0 / t.max(1) as f64).collect(),
             Policy::Fleet { beta } => (0..=tau_max).map(|t| (-beta * t as f64).exp()).collect(),
-            Policy::TailTau { amplitude, phi, form } => {
+            Policy::TailTau {
+                amplitude,
+                phi,
+                form,
+            } => {
                 let Some(c) = counts.filter(|c| c.total() > 0) else {
                     return vec![1.0; tau_max + 1];
                 };
@@ -133,8 +146,8 @@ impl Policy {
     }
 }
 
-/// Options that apply to every policy.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Options that apply to every policy (default: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Options {
     /// Rescale so that E[η] = η0 over the observed distribution (C.5; the normalisation A.26).
     pub mean_preserving: bool,
@@ -142,12 +155,6 @@ pub struct Options {
     pub cap: Option<f64>,
     /// Drop updates with τ above this bound (§A.6).
     pub drop_above: Option<u64>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { mean_preserving: false, cap: None, drop_above: None }
-    }
 }
 
 /// A policy made concrete: η0, options, and the table workers read.
@@ -170,7 +177,9 @@ impl Adaptive {
             policy,
             eta0,
             opts,
-            table: (0..=tau_max).map(|_| AtomicU32::new((eta0 as f32).to_bits())).collect(),
+            table: (0..=tau_max)
+                .map(|_| AtomicU32::new((eta0 as f32).to_bits()))
+                .collect(),
             frozen: AtomicU64::new(0),
         };
         a.store(&policy.factors(None, tau_max), None);
@@ -201,7 +210,14 @@ impl Adaptive {
         if !self.needs_histogram() || counts.total() == 0 {
             return;
         }
-        if matches!(self.policy, Policy::TailTau { form: CdfForm::ThesisCode, .. }) && self.frozen.swap(1, Relaxed) == 1 {
+        if matches!(
+            self.policy,
+            Policy::TailTau {
+                form: CdfForm::ThesisCode,
+                ..
+            }
+        ) && self.frozen.swap(1, Relaxed) == 1
+        {
             return;
         }
         let c = self.policy.factors(Some(counts), self.tau_max());
@@ -213,7 +229,9 @@ impl Adaptive {
         if self.opts.mean_preserving {
             if let Some(h) = counts.filter(|h| h.total() > 0) {
                 let last = *c.last().expect("non-empty table");
-                let mean: f64 = (0..=h.tau_max()).map(|t| h.pmf(t) * c.get(t).copied().unwrap_or(last)).sum::<f64>()
+                let mean: f64 = (0..=h.tau_max())
+                    .map(|t| h.pmf(t) * c.get(t).copied().unwrap_or(last))
+                    .sum::<f64>()
                     + last * h.overflow() as f64 / h.total() as f64;
                 if mean > 0.0 {
                     scale = 1.0 / mean;
@@ -231,7 +249,10 @@ impl Adaptive {
 
     /// η(τ)/η0 for τ = 0..=τ_max as currently tabulated (for reports and plots).
     pub fn factors_now(&self) -> Vec<f64> {
-        self.table.iter().map(|a| f64::from(f32::from_bits(a.load(Relaxed))) / self.eta0).collect()
+        self.table
+            .iter()
+            .map(|a| f64::from(f32::from_bits(a.load(Relaxed))) / self.eta0)
+            .collect()
     }
 
     /// E[η]/η0 of the current table over `counts`.
@@ -241,7 +262,9 @@ impl Adaptive {
         if counts.total() == 0 {
             return f[0];
         }
-        (0..=counts.tau_max()).map(|t| counts.pmf(t) * f.get(t).copied().unwrap_or(last)).sum::<f64>()
+        (0..=counts.tau_max())
+            .map(|t| counts.pmf(t) * f.get(t).copied().unwrap_or(last))
+            .sum::<f64>()
             + last * counts.overflow() as f64 / counts.total() as f64
     }
 }

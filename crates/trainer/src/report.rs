@@ -1,0 +1,255 @@
+//! The run report: everything the thesis measures, serialised as JSON (schema
+//! [`SCHEMA`], documented in `docs/trainer.md`) and written atomically.
+
+use crate::config::Config;
+use serde::Serialize;
+use std::path::Path;
+
+/// Version tag of the JSON layout; bump on incompatible changes.
+pub const SCHEMA: &str = "asgd-trainer-report/1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Ran to its epoch or time limit and reached the loosest ε target.
+    Completed,
+    /// Stopped early because the smallest ε target was reached (`--stop-at-eps`).
+    Converged,
+    /// Never reached the loosest ε target before its limit (the thesis' "Diverge").
+    Diverged,
+    /// NaN/Inf in a loss or in θ (the thesis' "Crash"): stopped at once.
+    Crashed,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+}
+
+impl Machine {
+    pub fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkInfo {
+    pub arch: String,
+    pub params: usize,
+    pub forward_flops_per_sample: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DataInfo {
+    pub source: String,
+    pub train: usize,
+    pub test: usize,
+    pub eval_subset: usize,
+}
+
+/// The first time the loss reached `fraction` × initial loss.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpsTime {
+    pub fraction: f64,
+    pub threshold: f64,
+    pub seconds: Option<f64>,
+    pub updates: Option<u64>,
+}
+
+/// One periodic evaluation (on a snapshot of θ, while the workers keep running).
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalPoint {
+    pub seconds: f64,
+    pub updates: u64,
+    pub epochs: f64,
+    /// Mean cross-entropy on the fixed evaluation subset of the training set.
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
+/// A mini-batch loss observation (every update's loss is seen; the series is thinned).
+#[derive(Clone, Debug, Serialize)]
+pub struct MinibatchPoint {
+    pub seconds: f64,
+    pub updates: u64,
+    /// Mean of the last 10 mini-batch losses.
+    pub trailing_loss: f64,
+}
+
+/// A histogram of small integers (staleness, publish attempts).
+#[derive(Clone, Debug, Serialize)]
+pub struct HistogramReport {
+    /// `counts[k]` observations of value k.
+    pub counts: Vec<u64>,
+    /// Observations above the last bucket.
+    pub overflow: u64,
+    pub total: u64,
+    pub mean: f64,
+    pub variance: f64,
+    pub p50: usize,
+    pub p90: usize,
+    pub p99: usize,
+}
+
+impl HistogramReport {
+    pub fn from_counts(c: &staleness::Counts) -> Self {
+        // Trim trailing empty buckets for readability.
+        let used = c.counts().iter().rposition(|&x| x > 0).map_or(1, |i| i + 1);
+        HistogramReport {
+            counts: c.counts()[..used].to_vec(),
+            overflow: c.overflow(),
+            total: c.total(),
+            mean: c.mean(),
+            variance: c.variance(),
+            p50: c.quantile(0.5),
+            p90: c.quantile(0.9),
+            p99: c.quantile(0.99),
+        }
+    }
+}
+
+/// Summary of a sampled duration distribution.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DurationSummary {
+    pub samples: usize,
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+impl DurationSummary {
+    pub fn from_samples(mut v: Vec<f64>) -> Self {
+        if v.is_empty() {
+            return DurationSummary::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        DurationSummary {
+            samples: v.len(),
+            mean: v.iter().sum::<f64>() / v.len() as f64,
+            p10: q(0.1),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UpdateCounts {
+    /// Update calls made (applied + dropped + not published).
+    pub total: u64,
+    pub applied: u64,
+    /// Dropped by the step-size policy (τ above `--drop-above`).
+    pub dropped: u64,
+    /// Not published because the persistence bound ran out (Leashed with finite T_p).
+    pub not_published: u64,
+    pub per_second: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepSizeReport {
+    pub policy: String,
+    pub eta0: f64,
+    /// η(τ)/η0 at the end of the run, τ = 0..len.
+    pub factors: Vec<f64>,
+    /// E[η]/η0 over the run's staleness histogram.
+    pub mean_factor: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Memory {
+    /// Most parameter vectors alive at once (shared state + per-worker copies / arena slots).
+    pub peak_live_vectors: usize,
+    pub vector_bytes: usize,
+    /// Peak resident set size of the process (VmHWM), if the OS reports it.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalEval {
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub command: Vec<String>,
+    pub config: Config,
+    pub machine: Machine,
+    pub network: NetworkInfo,
+    pub data: DataInfo,
+    /// L(θ0) on the basis ε is judged on (evaluation subset, or the whole training set for
+    /// `eps_by = minibatch`).
+    pub initial_loss: f64,
+    pub outcome: Outcome,
+    pub crash: Option<String>,
+    pub eps: Vec<EpsTime>,
+    pub seconds: f64,
+    pub epochs: f64,
+    pub updates: UpdateCounts,
+    pub series: Vec<EvalPoint>,
+    pub minibatch_series: Vec<MinibatchPoint>,
+    pub staleness: HistogramReport,
+    pub attempts: HistogramReport,
+    /// Gradient computation time T_c, milliseconds (sampled).
+    pub tc_ms: DurationSummary,
+    /// Update time T_u (including Leashed's retries), microseconds (sampled).
+    pub tu_us: DurationSummary,
+    pub step_size: StepSizeReport,
+    pub memory: Memory,
+    #[serde(rename = "final")]
+    pub final_eval: FinalEval,
+}
+
+/// Write `value` as pretty JSON to `path` atomically: a temporary file in the same directory,
+/// then a rename, so a reader never sees a half-written report.
+pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the report path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Peak resident set size (Linux `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = l.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
