@@ -4,6 +4,9 @@
 //!   experiment suite and the generated report).
 //! - `cargo xtask loom [--preemptions N]`: model-check `pvec`'s Leashed-SGD publish loop with loom
 //!   (its own target dir, since `--cfg loom` rebuilds everything).
+//! - `cargo xtask tt50 [--repeats N] [--filter S]`: time to 50 % of the initial loss with the
+//!   thesis preset, every algorithm at m = 1 and 2, MLP / CNN / LeNet, next to the thesis' C++
+//!   figures (issue #6); medians of N runs (default 3), written to `out/tt50/table.md`.
 //! - `cargo xtask miri`: run `pvec`'s tests under miri (nightly; installs the component if missing;
 //!   exits 3 if it cannot, 1 if a test fails).
 
@@ -116,14 +119,165 @@ fn bench(args: &[String]) -> ExitCode {
     run(cmd, "criterion benches")
 }
 
+/// (name, arch, batch, algorithm, threads, thesis updates, thesis seconds)
+type Cell = (
+    &'static str,
+    &'static str,
+    usize,
+    &'static str,
+    usize,
+    Option<u32>,
+    Option<f64>,
+);
+
+const TT50: &[Cell] = &[
+    ("MLP b=512", "mlp", 512, "seq", 1, Some(185), Some(5.3)),
+    ("MLP b=512", "mlp", 512, "async", 1, None, None),
+    ("MLP b=512", "mlp", 512, "hogwild", 1, None, None),
+    ("MLP b=512", "mlp", 512, "leashed", 1, None, None),
+    ("MLP b=512", "mlp", 512, "async", 2, Some(205), Some(2.6)),
+    ("MLP b=512", "mlp", 512, "hogwild", 2, Some(205), Some(2.6)),
+    ("MLP b=512", "mlp", 512, "leashed", 2, Some(205), Some(2.6)),
+    ("CNN b=512", "cnn", 512, "seq", 1, Some(320), Some(33.5)),
+    ("CNN b=512", "cnn", 512, "async", 1, None, None),
+    ("CNN b=512", "cnn", 512, "hogwild", 1, None, None),
+    ("CNN b=512", "cnn", 512, "leashed", 1, None, None),
+    ("CNN b=512", "cnn", 512, "async", 2, None, None),
+    ("CNN b=512", "cnn", 512, "hogwild", 2, None, None),
+    ("CNN b=512", "cnn", 512, "leashed", 2, None, None),
+    ("LeNet b=128", "lenet", 128, "seq", 1, Some(139), Some(6.2)),
+    (
+        "LeNet b=128",
+        "lenet",
+        128,
+        "leashed",
+        2,
+        Some(155),
+        Some(4.0),
+    ),
+];
+
+fn median_min_max(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let med = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (med, v[0], v[n - 1])
+}
+
+fn tt50(args: &[String]) -> ExitCode {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let filter = value("--filter").unwrap_or_default();
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "trainer", "--bin", "trainer"]);
+    if run(build, "build trainer") != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    let bin = std::path::Path::new("target/release/trainer");
+    let out = std::path::Path::new("out/tt50");
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("xtask: cannot create {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    let mut rows = Vec::new();
+    for &(name, arch, batch, alg, m, t_upd, t_sec) in TT50 {
+        let label = format!("{name} {alg} m={m}");
+        if !label.contains(&filter) {
+            continue;
+        }
+        let (mut secs, mut upds, mut failed) = (Vec::new(), Vec::new(), 0);
+        for r in 0..repeats {
+            let json = out.join(format!("{arch}-{alg}-m{m}-r{r}.json"));
+            let status = Command::new(bin)
+                .args([
+                    "--preset",
+                    "thesis",
+                    "--arch",
+                    arch,
+                    "--batch",
+                    &batch.to_string(),
+                    "--algorithm",
+                    alg,
+                    "--threads",
+                    &m.to_string(),
+                ])
+                .args([
+                    "--eps",
+                    "0.5",
+                    "--stop-at-eps",
+                    "--epochs",
+                    "30",
+                    "--quiet",
+                    "--seed",
+                    &(r + 1).to_string(),
+                    "--json",
+                ])
+                .arg(&json)
+                .stdout(std::process::Stdio::null())
+                .status();
+            let v: Option<serde_json::Value> = std::fs::read_to_string(&json)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            match (status, v) {
+                (Ok(s), Some(v)) if s.success() && v["eps"][0]["seconds"].is_number() => {
+                    secs.push(v["eps"][0]["seconds"].as_f64().unwrap_or(f64::NAN));
+                    upds.push(v["eps"][0]["updates"].as_f64().unwrap_or(f64::NAN));
+                }
+                _ => failed += 1,
+            }
+            eprintln!("xtask: tt50 {label} run {}/{repeats} done", r + 1);
+        }
+        rows.push((label, secs, upds, failed, t_upd, t_sec));
+    }
+    let mut md = String::from(
+        "| run | updates to 50 % (median) | time to 50 %: median [min, max] | thesis' C++ updates | thesis' C++ time | speed-up (thesis time / our median) | failed runs |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (label, mut secs, mut upds, failed, t_upd, t_sec) in rows {
+        let (cell_u, cell_t, speed) = if secs.is_empty() {
+            ("–".to_string(), "–".to_string(), "–".to_string())
+        } else {
+            let (su, _, _) = median_min_max(&mut upds);
+            let (s, lo, hi) = median_min_max(&mut secs);
+            (
+                format!("{su:.0}"),
+                format!("{s:.2} s [{lo:.2}, {hi:.2}]"),
+                t_sec.map_or("–".into(), |t| format!("{:.1}×", t / s)),
+            )
+        };
+        md.push_str(&format!(
+            "| {label} | {cell_u} | {cell_t} | {} | {} | {speed} | {failed} |\n",
+            t_upd.map_or("–".into(), |u| format!("{u}")),
+            t_sec.map_or("–".into(), |t| format!("{t} s"))
+        ));
+    }
+    let path = out.join("table.md");
+    if let Err(e) = std::fs::write(&path, &md) {
+        eprintln!("xtask: cannot write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    println!("{md}");
+    eprintln!("xtask: table written to {}", path.display());
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
         Some("loom") => loom(&args[1..]),
         Some("miri") => miri(),
+        Some("tt50") => tt50(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--quick] | loom [--preemptions N] | miri");
+            eprintln!("usage: cargo xtask bench [--quick] | loom [--preemptions N] | miri | tt50 [--repeats N] [--filter S]");
             ExitCode::from(2)
         }
     }

@@ -172,10 +172,12 @@ where
     let counts = &r.staleness.counts;
     let total = r.staleness.total.max(1) as f64;
     let n = counts.len().max(2);
-    let p_max = counts
+    let observed_max = counts.iter().map(|&c| c as f64 / total).fold(0.0, f64::max);
+    let p_max = r
+        .staleness_fits
         .iter()
-        .map(|&c| c as f64 / total)
-        .fold(0.0, f64::max)
+        .flat_map(|f| f.pmf.iter().copied())
+        .fold(observed_max, f64::max)
         .max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .caption(format!("staleness τ — {}", title(r)), ("sans-serif", 18))
@@ -188,17 +190,51 @@ where
         .x_desc("τ")
         .y_desc("fraction of updates")
         .draw()?;
-    chart.draw_series(
-        Histogram::vertical(&chart)
-            .style(BLUE.mix(0.6).filled())
-            .margin(1)
-            .data(
-                counts
+    chart
+        .draw_series(
+            Histogram::vertical(&chart)
+                .style(BLUE.mix(0.5).filled())
+                .margin(1)
+                .data(
+                    counts
+                        .iter()
+                        .enumerate()
+                        .map(|(t, &c)| (t, c as f64 / total)),
+                ),
+        )?
+        .label("observed")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLUE.mix(0.5).filled()));
+    // The fitted models of Table A.1 (minimum Bhattacharyya distance), pmf at each τ.
+    let colours = [RED, GREEN, MAGENTA, BLACK];
+    for (f, c) in r.staleness_fits.iter().zip(colours) {
+        let params: Vec<String> = f
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v:.3}"))
+            .collect();
+        let label = format!(
+            "{} ({}), D_B={:.4}",
+            f.family,
+            params.join(", "),
+            f.bhattacharyya
+        );
+        chart
+            .draw_series(LineSeries::new(
+                f.pmf
                     .iter()
                     .enumerate()
-                    .map(|(t, &c)| (t, c as f64 / total)),
-            ),
-    )?;
+                    .map(|(t, &p)| (SegmentValue::CenterOf(t), p.min(p_max * 1.1))),
+                c.stroke_width(2),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
 

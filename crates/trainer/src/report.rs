@@ -155,6 +155,43 @@ impl DurationSummary {
     }
 }
 
+/// One staleness model fitted to a histogram (`staleness::Fit`, in serialisable form).
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelFit {
+    pub family: &'static str,
+    pub params: std::collections::BTreeMap<&'static str, f64>,
+    pub method: String,
+    pub bhattacharyya: f64,
+    /// Serialised as `null` when −∞ (an observed τ has zero probability under the model).
+    pub log_likelihood: f64,
+    /// The model's pmf on τ = 0..=len−1 of the observed histogram (for plots).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pmf: Vec<f64>,
+}
+
+impl ModelFit {
+    pub fn from_fit(f: &staleness::Fit, len: usize) -> Self {
+        let method = match f.method {
+            staleness::Method::Bhattacharyya => "bhattacharyya".to_string(),
+            staleness::Method::MaximumLikelihood => "maximum-likelihood".to_string(),
+            staleness::Method::CmpA13 { m } => format!("cmp-a13(m={m})"),
+        };
+        ModelFit {
+            family: f.model.family().name(),
+            params: f.model.params().into_iter().collect(),
+            method,
+            bhattacharyya: f.bhattacharyya,
+            log_likelihood: f.log_likelihood,
+            pmf: f
+                .model
+                .ln_pmf_range(len.saturating_sub(1) as u64)
+                .iter()
+                .map(|l| l.exp())
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct UpdateCounts {
     /// Update calls made (applied + dropped + not published).
@@ -213,6 +250,9 @@ pub struct Report {
     pub series: Vec<EvalPoint>,
     pub minibatch_series: Vec<MinibatchPoint>,
     pub staleness: HistogramReport,
+    /// The four staleness models of Table A.1 fitted by minimum Bhattacharyya distance, best
+    /// first (empty if no update was applied).
+    pub staleness_fits: Vec<ModelFit>,
     pub attempts: HistogramReport,
     /// Gradient computation time T_c, milliseconds (sampled).
     pub tc_ms: DurationSummary,

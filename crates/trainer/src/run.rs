@@ -702,6 +702,17 @@ pub fn train(
         series: measured.series,
         minibatch_series: measured.minibatch,
         staleness: HistogramReport::from_counts(&hist),
+        staleness_fits: {
+            let len = hist
+                .counts()
+                .iter()
+                .rposition(|&x| x > 0)
+                .map_or(1, |i| i + 1);
+            staleness::fit_families(&hist)
+                .iter()
+                .map(|f| ModelFit::from_fit(f, len))
+                .collect()
+        },
         attempts: HistogramReport::from_counts(&ctx.attempts.snapshot()),
         tc_ms: DurationSummary::from_samples(tc),
         tu_us: DurationSummary::from_samples(tu),

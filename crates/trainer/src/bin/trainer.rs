@@ -73,6 +73,8 @@ struct Cli {
 enum Command {
     /// Step-size policies (the `stepsize` crate).
     Stepsize(trainer_cli::StepsizeArgs),
+    /// Staleness models (the `staleness` crate).
+    Staleness(trainer_cli::StalenessArgs),
 }
 
 #[derive(Args, Debug)]
@@ -181,6 +183,28 @@ mod trainer_cli {
     pub struct StepsizeArgs {
         #[command(subcommand)]
         pub cmd: StepsizeCmd,
+    }
+
+    #[derive(Args, Debug)]
+    pub struct StalenessArgs {
+        #[command(subcommand)]
+        pub cmd: StalenessCmd,
+    }
+
+    #[derive(clap::Subcommand, Debug)]
+    pub enum StalenessCmd {
+        /// Fit the Geometric, Uniform, Poisson and CMP models to a histogram (`{"counts": [...]}`
+        /// or a trainer report): by Bhattacharyya distance, by likelihood, and CMP under A.13.
+        /// Prints a table on a terminal, JSON otherwise (or with --json).
+        Fit {
+            file: PathBuf,
+            /// Workers m for the A.13 search λ^{1/ν} = m (default: the histogram's mode + 1).
+            #[arg(long)]
+            threads: Option<f64>,
+            /// Print JSON even on a terminal.
+            #[arg(long)]
+            json: bool,
+        },
     }
 
     #[derive(clap::Subcommand, Debug)]
@@ -315,6 +339,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Stepsize(s)) => stepsize_cmd(s),
+        Some(Command::Staleness(s)) => staleness_cmd(s),
         None => train_cmd(&cli.train),
     };
     match result {
@@ -509,6 +534,100 @@ fn stepsize_cmd(s: &trainer_cli::StepsizeArgs) -> Result<ExitCode, Box<dyn std::
         "mean_factor": counts.as_ref().map(|c| a.mean_factor(c)),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let trainer_cli::StalenessCmd::Fit {
+        file,
+        threads,
+        json,
+    } = &s.cmd;
+    if let Some(m) = threads {
+        if !(m.is_finite() && *m > 0.0) {
+            return Err(format!("--threads must be positive, got {m}").into());
+        }
+    }
+    let counts = read_histogram(file)?;
+    let r = staleness::fit_all(&counts, *threads);
+    let len = counts.counts().len();
+    let fits = |v: &[staleness::Fit]| {
+        v.iter()
+            .map(|f| trainer::report::ModelFit::from_fit(f, len))
+            .map(|mut f| {
+                f.pmf.clear();
+                f
+            })
+            .collect::<Vec<_>>()
+    };
+    if std::io::stdout().is_terminal() && !json {
+        println!(
+            "{} updates, mean τ {:.3}, variance {:.3}, mode {}",
+            counts.total(),
+            counts.mean(),
+            counts.variance(),
+            counts.mode()
+        );
+        println!(
+            "{:<10} {:<34} {:>14} {:>16}",
+            "family", "parameters (min. Bhattacharyya)", "Bhattacharyya", "log-likelihood"
+        );
+        for f in fits(&r.by_bhattacharyya) {
+            let p: Vec<String> = f
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect();
+            println!(
+                "{:<10} {:<34} {:>14.6} {:>16.2}",
+                f.family,
+                p.join(" "),
+                f.bhattacharyya,
+                f.log_likelihood
+            );
+        }
+        println!(
+            "{:<10} {:<34} {:>14} {:>16}",
+            "family", "parameters (max. likelihood)", "Bhattacharyya", "log-likelihood"
+        );
+        for f in fits(&r.by_likelihood) {
+            let p: Vec<String> = f
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect();
+            println!(
+                "{:<10} {:<34} {:>14.6} {:>16.2}",
+                f.family,
+                p.join(" "),
+                f.bhattacharyya,
+                f.log_likelihood
+            );
+        }
+        if let Some(f) = fits(r.cmp_a13.as_slice()).first() {
+            let p: Vec<String> = f
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect();
+            println!(
+                "{:<10} {:<34} {:>14.6} {:>16.2}   ({})",
+                "cmp A.13",
+                p.join(" "),
+                f.bhattacharyya,
+                f.log_likelihood,
+                f.method
+            );
+        }
+    } else {
+        let out = serde_json::json!({
+            "observed": {"total": counts.total(), "mean": counts.mean(), "variance": counts.variance(), "mode": counts.mode()},
+            "by_bhattacharyya": fits(&r.by_bhattacharyya),
+            "by_likelihood": fits(&r.by_likelihood),
+            "cmp_a13": fits(r.cmp_a13.as_slice()).first(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
