@@ -12,6 +12,9 @@
 //! | `Inverse` | 1/max(τ, 1) | the ×τ⁻¹ scheme of §C.3 (τ = 0 is treated as τ = 1) |
 //! | `Fleet` | e^{−βτ}, (τ_th/2 + 1)⁻¹ = e^{−βτ_th/2}, τ_th = m + 1 | FLeet, §C.6 footnote 3 |
 //! | `TailTau` | 1 + A(1 − 2φ(F(τ))) | Def. C.4.5, Thm C.4.8 |
+//! | `MindTheStepGeometric` | C^{−τ}/p, C = (1 − p)/(2 − μ*) | A.9, A.11 |
+//! | `MindTheStepCmp` | C λ^{−τ}(τ!)^ν | A.14 |
+//! | `MindTheStepMomentum` | c(τ) λ^{−τ}(τ!)^ν | A.16–A.18 |
 //!
 //! TAIL-τ comes in three CDF forms ([`CdfForm`]): the thesis' `F(τ) = P[τ' ≤ τ]` (mean factor
 //! slightly below 1 on a discrete distribution), the thesis *code*'s `P[τ' < τ]` sampled once

@@ -1,4 +1,5 @@
-use staleness::Counts;
+use staleness::special::{gamma_q, ln_factorial};
+use staleness::{Counts, Family, Model};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// η(τ) for an update of staleness τ, or `None` to drop the update. Called once per update on
@@ -89,6 +90,30 @@ pub enum Policy {
         phi: Phi,
         form: CdfForm,
     },
+    /// MindTheStep under a geometric staleness model (A.9): η0 · C^{−τ} / p, with C chosen for a
+    /// desired implicit momentum μ* by A.11, C = (1 − p)/(2 − μ*). `p = None`: fitted to the live
+    /// histogram (maximum likelihood) at every refresh.
+    MindTheStepGeometric {
+        p: Option<f64>,
+        momentum: f64,
+    },
+    /// MindTheStep under a CMP model (A.14): η0 · C λ^{−τ} (τ!)^ν, which cancels the series
+    /// Σ^∇_{p,η} of A.7 (Thm A.4.5). `None`: (λ, ν) fitted to the live histogram (minimum
+    /// Bhattacharyya distance).
+    MindTheStepCmp {
+        lambda_nu: Option<(f64, f64)>,
+        c: f64,
+    },
+    /// Momentum-tuned MindTheStep (A.16–A.17): η0 · c(τ) λ^{−τ} (τ!)^ν with
+    /// c(τ) = 1 − (K/η0)·Σ_{j<τ} λ^j/(j!)^ν, times e^{−λ} in the `printed` form (see
+    /// `docs/stepsize.md`: only the form without e^{−λ} makes every coefficient of A.7 equal
+    /// K·p(j), as Thm A.4.6 states). For ν = 1 this is A.18, evaluated with the regularised upper
+    /// incomplete gamma function. `None`: fitted to the live histogram.
+    MindTheStepMomentum {
+        lambda_nu: Option<(f64, f64)>,
+        k: f64,
+        printed: bool,
+    },
 }
 
 impl Policy {
@@ -99,16 +124,63 @@ impl Policy {
             beta: 2.0 * (th / 2.0 + 1.0).ln() / th,
         }
     }
-
     /// Whether the table depends on the observed staleness distribution.
     pub fn is_instance_based(&self) -> bool {
-        matches!(self, Policy::TailTau { .. })
+        matches!(
+            self,
+            Policy::TailTau { .. }
+                | Policy::MindTheStepGeometric { p: None, .. }
+                | Policy::MindTheStepCmp {
+                    lambda_nu: None,
+                    ..
+                }
+                | Policy::MindTheStepMomentum {
+                    lambda_nu: None,
+                    ..
+                }
+        )
     }
-
     /// The factor c(τ) = η(τ)/η0 for τ = 0..=τ_max, given the observed counts (needed by
-    /// instance-based policies; an empty histogram gives c = 1 for TAIL-τ).
-    pub fn factors(&self, counts: Option<&Counts>, tau_max: usize) -> Vec<f64> {
+    /// instance-based policies; without a histogram they give c = 1) and η0 (which the
+    /// momentum-tuned form depends on). Factors may be negative or huge for MindTheStep forms;
+    /// [`Adaptive`] clamps them to [0, cap].
+    pub fn factors(&self, counts: Option<&Counts>, tau_max: usize, eta0: f64) -> Vec<f64> {
+        let counts = counts.filter(|c| c.total() > 0);
+        let ones = || vec![1.0; tau_max + 1];
         match *self {
+            Policy::MindTheStepGeometric { p, momentum } => {
+                let Some(p) = p.or_else(|| {
+                    counts
+                        .and_then(|c| staleness::fit_mle(Family::Geometric, c))
+                        .and_then(|f| f.model.params().first().map(|x| x.1))
+                }) else {
+                    return ones();
+                };
+                let c = (1.0 - p) / (2.0 - momentum);
+                (0..=tau_max)
+                    .map(|t| (-(t as f64) * c.ln()).exp() / p)
+                    .collect()
+            }
+            Policy::MindTheStepCmp { lambda_nu, c } => {
+                let Some((lambda, nu)) = lambda_nu.or_else(|| fitted_cmp(counts)) else {
+                    return ones();
+                };
+                (0..=tau_max)
+                    .map(|t| c * (nu * ln_factorial(t as u64) - t as f64 * lambda.ln()).exp())
+                    .collect()
+            }
+            Policy::MindTheStepMomentum {
+                lambda_nu,
+                k,
+                printed,
+            } => {
+                let Some((lambda, nu)) = lambda_nu.or_else(|| fitted_cmp(counts)) else {
+                    return ones();
+                };
+                (0..=tau_max)
+                    .map(|t| momentum_factor(t as u64, lambda, nu, k, eta0, printed))
+                    .collect()
+            }
             Policy::Constant => vec![1.0; tau_max + 1],
             Policy::Inverse => (0..=tau_max).map(|t| 1.0 / t.max(1) as f64).collect(),
             Policy::Fleet { beta } => (0..=tau_max).map(|t| (-beta * t as f64).exp()).collect(),
@@ -144,6 +216,42 @@ impl Policy {
             }
         }
     }
+}
+
+/// (λ, ν) of the CMP model fitted to the histogram by minimum Bhattacharyya distance.
+fn fitted_cmp(counts: Option<&Counts>) -> Option<(f64, f64)> {
+    match staleness::fit_bhattacharyya(Family::Cmp, counts?)?.model {
+        Model::Cmp { lambda, nu } => Some((lambda, nu)),
+        _ => None,
+    }
+}
+
+/// c(τ)·λ^{−τ}(τ!)^ν of A.16–A.17 (A.18 for ν = 1).
+fn momentum_factor(t: u64, lambda: f64, nu: f64, k: f64, eta0: f64, printed: bool) -> f64 {
+    let scale = (nu * ln_factorial(t) - t as f64 * lambda.ln()).exp();
+    if t == 0 {
+        return scale;
+    }
+    // S(τ) = Σ_{j<τ} λ^j/(j!)^ν; the printed A.17 divides it by e^λ.
+    let partial = if nu == 1.0 {
+        // e^{−λ} S(τ) = Q(τ, λ) = Γ(τ, λ)/Γ(τ) (A.18).
+        let q = gamma_q(t as f64, lambda);
+        if printed {
+            q
+        } else {
+            q * lambda.exp()
+        }
+    } else {
+        let s: f64 = (0..t)
+            .map(|j| (j as f64 * lambda.ln() - nu * ln_factorial(j)).exp())
+            .sum();
+        if printed {
+            s * (-lambda).exp()
+        } else {
+            s
+        }
+    };
+    (1.0 - k / eta0 * partial) * scale
 }
 
 /// Options that apply to every policy (default: none).
@@ -182,7 +290,7 @@ impl Adaptive {
                 .collect(),
             frozen: AtomicU64::new(0),
         };
-        a.store(&policy.factors(None, tau_max), None);
+        a.store(&policy.factors(None, tau_max, eta0), None);
         a
     }
 
@@ -220,30 +328,61 @@ impl Adaptive {
         {
             return;
         }
-        let c = self.policy.factors(Some(counts), self.tau_max());
+        let c = self.policy.factors(Some(counts), self.tau_max(), self.eta0);
         self.store(&c, Some(counts));
+    }
+
+    /// The factor actually used: clamped to [0, cap] (a step is never negative, NaN or infinite).
+    fn clamped(&self, f: f64) -> f64 {
+        let hi = self.opts.cap.unwrap_or(f64::from(f32::MAX) / self.eta0);
+        if f.is_nan() {
+            0.0
+        } else {
+            f.clamp(0.0, hi)
+        }
     }
 
     fn store(&self, c: &[f64], counts: Option<&Counts>) {
         let mut scale = 1.0;
         if self.opts.mean_preserving {
             if let Some(h) = counts.filter(|h| h.total() > 0) {
+                // E[clamp(s·c(τ))] over the histogram is non-decreasing in s: bisect for 1, so that
+                // mean preservation holds after the cap and the clamp at 0, not before.
                 let last = *c.last().expect("non-empty table");
-                let mean: f64 = (0..=h.tau_max())
-                    .map(|t| h.pmf(t) * c.get(t).copied().unwrap_or(last))
-                    .sum::<f64>()
-                    + last * h.overflow() as f64 / h.total() as f64;
-                if mean > 0.0 {
-                    scale = 1.0 / mean;
+                let w_over = h.overflow() as f64 / h.total() as f64;
+                let mean_at = |s: f64| -> f64 {
+                    (0..=h.tau_max())
+                        .map(|t| h.pmf(t) * self.clamped(s * c.get(t).copied().unwrap_or(last)))
+                        .sum::<f64>()
+                        + w_over * self.clamped(s * last)
+                };
+                // Bracket by doubling / halving, then bisect on ln s: the scale can be tiny
+                // (MindTheStep's (τ!)^ν grows past 10⁸⁰ over 60 values of τ).
+                let (mut lo, mut hi) = (1.0f64, 1.0f64);
+                while mean_at(hi) < 1.0 && hi < 1e300 {
+                    hi *= 2.0;
                 }
+                while mean_at(lo) >= 1.0 && lo > 1e-300 {
+                    lo *= 0.5;
+                }
+                for _ in 0..200 {
+                    let mid = (0.5 * (lo.ln() + hi.ln())).exp();
+                    if mid <= lo || mid >= hi {
+                        break;
+                    }
+                    if mean_at(mid) < 1.0 {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                // Where cap·P[c > 0] < 1 no scale reaches 1: `hi` is then the largest tried.
+                scale = hi;
             }
         }
         for (slot, &f) in self.table.iter().zip(c) {
-            let mut v = self.eta0 * f * scale;
-            if let Some(cap) = self.opts.cap {
-                v = v.min(cap * self.eta0);
-            }
-            slot.store((v.max(0.0) as f32).to_bits(), Relaxed);
+            let v = self.eta0 * self.clamped(f * scale);
+            slot.store((v as f32).to_bits(), Relaxed);
         }
     }
 

@@ -49,6 +49,13 @@ pub enum PolicyKind {
     TailThesis,
     /// TAIL-τ as the thesis' C++ code computes it (strict CDF, sampled once).
     TailCode,
+    /// MindTheStep, geometric model (A.9, C from A.11 for `--mts-momentum`), p fitted live.
+    MtsGeom,
+    /// MindTheStep, CMP model (A.14), (λ, ν) fitted live.
+    MtsCmp,
+    /// MindTheStep momentum-tuned for a Poisson model (A.18 as printed), λ = m, K = `--mts-k`;
+    /// §A.6 also uses `--mean-preserving --eta-cap 5 --drop-above 150`.
+    MtsPoisson,
 }
 
 /// How ε-convergence is judged.
@@ -77,6 +84,10 @@ pub struct Config {
     pub policy: PolicyKind,
     /// TAIL-τ amplitude A ∈ [0, 1].
     pub amplitude: f64,
+    /// MindTheStep's desired implicit momentum μ* (geometric model, A.11).
+    pub mts_momentum: f64,
+    /// MindTheStep's momentum K (A.16–A.18).
+    pub mts_k: f64,
     /// Rescale any policy to E[η] = η0 over the observed staleness (C.5, A.26).
     pub mean_preserving: bool,
     /// Cap η ≤ cap·η0.
@@ -138,6 +149,8 @@ impl Default for Config {
             momentum: 0.0,
             policy: PolicyKind::Constant,
             amplitude: 1.0,
+            mts_momentum: 0.0,
+            mts_k: 1.0,
             mean_preserving: false,
             eta_cap: None,
             drop_above: None,
@@ -190,6 +203,19 @@ impl Config {
             PolicyKind::Tail => tail(CdfForm::Exact),
             PolicyKind::TailThesis => tail(CdfForm::Thesis),
             PolicyKind::TailCode => tail(CdfForm::ThesisCode),
+            PolicyKind::MtsGeom => Policy::MindTheStepGeometric {
+                p: None,
+                momentum: self.mts_momentum,
+            },
+            PolicyKind::MtsCmp => Policy::MindTheStepCmp {
+                lambda_nu: None,
+                c: 1.0,
+            },
+            PolicyKind::MtsPoisson => Policy::MindTheStepMomentum {
+                lambda_nu: Some((self.threads as f64, 1.0)),
+                k: self.mts_k,
+                printed: true,
+            },
         }
     }
 
@@ -226,6 +252,15 @@ impl Config {
                 "--momentum must be in [0, 1), got {}",
                 self.momentum
             ));
+        }
+        if !(self.mts_momentum.is_finite() && self.mts_momentum < 2.0) {
+            return bad(format!(
+                "--mts-momentum must be below 2 (A.11 divides by 2 − μ*), got {}",
+                self.mts_momentum
+            ));
+        }
+        if !(self.mts_k.is_finite() && self.mts_k >= 0.0) {
+            return bad(format!("--mts-k must be ≥ 0, got {}", self.mts_k));
         }
         if !(0.0..=1.0).contains(&self.amplitude) {
             return bad(format!(

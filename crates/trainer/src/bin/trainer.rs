@@ -112,6 +112,12 @@ struct TrainArgs {
     /// TAIL-τ amplitude A in [0, 1].
     #[arg(long, default_value_t = 1.0)]
     amplitude: f64,
+    /// MindTheStep (mts-geom): desired implicit momentum μ* (A.11).
+    #[arg(long, default_value_t = 0.0)]
+    mts_momentum: f64,
+    /// MindTheStep (mts-poisson): momentum K (A.18).
+    #[arg(long, default_value_t = 1.0)]
+    mts_k: f64,
     /// Rescale the policy so that E[η] = η0 over the observed staleness.
     #[arg(long)]
     mean_preserving: bool,
@@ -252,6 +258,8 @@ fn build_config(a: &TrainArgs) -> Config {
     }
     c.policy = a.policy;
     c.amplitude = a.amplitude;
+    c.mts_momentum = a.mts_momentum;
+    c.mts_k = a.mts_k;
     c.mean_preserving = a.mean_preserving;
     c.eta_cap = a.eta_cap;
     c.drop_above = a.drop_above;
