@@ -103,7 +103,7 @@ fn a17_as_printed_gives_k_exp_minus_lambda_p() {
             eta0,
         );
         for j in 0..J {
-            let want = k * (-lambda as f64).exp() * p[j];
+            let want = k * (-lambda).exp() * p[j];
             assert!(
                 (coef[j] - want).abs() <= 1e-13 * scale[j] + 1e-12 * want.abs(),
                 "λ={lambda} ν={nu} j={j}: {} vs K·e^-λ·p(j) = {want}",
