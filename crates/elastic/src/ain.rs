@@ -1,0 +1,143 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// One asynchrony-induced-noise measurement: ‖ξ_j‖ = η_j‖∇L(v_j) − ∇L(θ_j)‖ (Def. D.4.2) for
+/// state j, where ∇L(v_j) is the (stale) update applied at θ_j with step η_j, and ∇L(θ_j) the
+/// gradient of the first worker that viewed θ_j and submitted (Statement D.4.3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Noise {
+    pub state: u64,
+    pub norm: f64,
+}
+
+/// Exact, real-time AIN bookkeeping (Alg. D.1/D.4), keyed by state index.
+///
+/// Workers report *views* (worker w read state j) and *submissions* (w's gradient, computed on
+/// state `read`, was applied at state `applied` with step η). Each worker's latest view is a
+/// lower bound on every state it can still view: reads are monotone (P3), and after publishing
+/// at state i a worker's next read is at least i + 1. The update applied at state i is retained
+/// only while some active worker's bound is ≤ i (it may still be, or become, a viewer of θ_i),
+/// and is released at once otherwise — also when the first viewer of θ_i submits and ξ_i is
+/// computed. If a viewer's submission arrives before the update applied at its state (possible
+/// with lock-free strategies), its gradient waits for that update instead. The thesis keys by
+/// arrival order, which is exact only when views and updates are serialised by a lock.
+#[derive(Debug)]
+pub struct AinTracker {
+    /// Lower bound on the states each worker can still view (None: parked).
+    bound: Vec<Option<u64>>,
+    /// Update applied at state i, with its step size.
+    applied: BTreeMap<u64, (Arc<Vec<f32>>, f32)>,
+    /// First viewer's gradient for state j, waiting for the update applied at j.
+    pending: BTreeMap<u64, Arc<Vec<f32>>>,
+    /// States whose ξ has been computed or whose first viewer has submitted.
+    first_seen: BTreeSet<u64>,
+    peak: usize,
+}
+
+fn distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+impl AinTracker {
+    /// For `workers` workers, all active from state 0.
+    pub fn new(workers: usize) -> Self {
+        AinTracker {
+            bound: vec![Some(0); workers],
+            applied: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            first_seen: BTreeSet::new(),
+            peak: 0,
+        }
+    }
+
+    /// Worker `w` read state `j`.
+    pub fn view(&mut self, w: usize, j: u64) {
+        self.bound[w] = Some(self.bound[w].map_or(j, |b| b.max(j)));
+        self.release();
+    }
+
+    /// Worker `w` was parked: it views nothing until [`AinTracker::activate`].
+    pub fn deactivate(&mut self, w: usize) {
+        self.bound[w] = None;
+        self.release();
+    }
+
+    /// Worker `w` resumes; it will read a state ≥ `from`.
+    pub fn activate(&mut self, w: usize, from: u64) {
+        self.bound[w] = Some(from);
+    }
+
+    /// Worker `w` submitted `grad`, computed on state `read`, applied at state `applied` with
+    /// step `eta` (τ = applied − read). Returns the noise measurements this completes.
+    pub fn submit(
+        &mut self,
+        w: usize,
+        read: u64,
+        applied: u64,
+        grad: Arc<Vec<f32>>,
+        eta: f32,
+    ) -> Vec<Noise> {
+        let mut out = Vec::new();
+        // 1. This is the update applied at θ_applied: complete a waiting first viewer, or keep it.
+        if let Some(g) = self.pending.remove(&applied) {
+            out.push(Noise {
+                state: applied,
+                norm: f64::from(eta) * distance(&grad, &g),
+            });
+        } else {
+            self.applied.insert(applied, (grad.clone(), eta));
+        }
+        // 2. This is a viewer of θ_read submitting: the first one measures ξ_read.
+        if self.first_seen.insert(read) {
+            match self.applied.remove(&read) {
+                Some((delta, eta_read)) => out.push(Noise {
+                    state: read,
+                    norm: f64::from(eta_read) * distance(&delta, &grad),
+                }),
+                None => {
+                    self.pending.insert(read, grad);
+                }
+            }
+        } // 3. After publishing at `applied`, w reads states > applied (bounds never decrease).
+        if let Some(b) = self.bound[w] {
+            self.bound[w] = Some(b.max(applied + 1));
+        }
+        self.release();
+        out
+    }
+
+    /// Release every update no active worker can still need.
+    fn release(&mut self) {
+        let min_bound = self
+            .bound
+            .iter()
+            .flatten()
+            .copied()
+            .min()
+            .unwrap_or(u64::MAX);
+        self.applied.retain(|&i, _| i >= min_bound);
+        // First viewers below every bound are settled; keep the set small.
+        while self
+            .first_seen
+            .first()
+            .is_some_and(|&j| j < min_bound && !self.pending.contains_key(&j))
+        {
+            self.first_seen.pop_first();
+        }
+        self.peak = self.peak.max(self.applied.len() + self.pending.len());
+    }
+
+    /// Gradients retained now (updates waiting for a viewer, and viewers waiting for an update).
+    pub fn retained(&self) -> usize {
+        self.applied.len() + self.pending.len()
+    }
+
+    /// The most gradients ever retained at once.
+    pub fn peak_retained(&self) -> usize {
+        self.peak
+    }
+}
