@@ -13,18 +13,20 @@ pub struct Noise {
 /// Exact, real-time AIN bookkeeping (Alg. D.1/D.4), keyed by state index.
 ///
 /// Workers report *views* (worker w read state j) and *submissions* (w's gradient, computed on
-/// state `read`, was applied at state `applied` with step η). Each worker's latest view is a
-/// lower bound on every state it can still view: reads are monotone (P3), and after publishing
-/// at state i a worker's next read is at least i + 1. The update applied at state i is retained
-/// only while some active worker's bound is ≤ i (it may still be, or become, a viewer of θ_i),
+/// state `read`, was applied at state `applied` with step η). A worker is either *viewing* one
+/// state (it reported a view and has not submitted: it needs only the update applied at that
+/// state) or *between views* with a lower bound on what it reads next (reads are monotone, P3,
+/// and after publishing at state i its next read is at least i + 1). The update applied at state
+/// i is retained only while some active worker views θ_i or is between views with a bound ≤ i,
 /// and is released at once otherwise — also when the first viewer of θ_i submits and ξ_i is
-/// computed. If a viewer's submission arrives before the update applied at its state (possible
+/// computed. So retained updates number about one per active worker (plus the few applied
+/// while a worker is between its submission and its next view). If a viewer's submission arrives before the update applied at its state (possible
 /// with lock-free strategies), its gradient waits for that update instead. The thesis keys by
 /// arrival order, which is exact only when views and updates are serialised by a lock.
 #[derive(Debug)]
 pub struct AinTracker {
-    /// Lower bound on the states each worker can still view (None: parked).
-    bound: Vec<Option<u64>>,
+    /// Each worker's state (None: parked).
+    mark: Vec<Option<Mark>>,
     /// Update applied at state i, with its step size.
     applied: BTreeMap<u64, (Arc<Vec<f32>>, f32)>,
     /// First viewer's gradient for state j, waiting for the update applied at j.
@@ -32,6 +34,29 @@ pub struct AinTracker {
     /// States whose ξ has been computed or whose first viewer has submitted.
     first_seen: BTreeSet<u64>,
     peak: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    /// Computing on state v.
+    Viewing(u64),
+    /// Between views: the next one is ≥ this.
+    From(u64),
+}
+
+impl Mark {
+    fn needs(self, i: u64) -> bool {
+        match self {
+            Mark::Viewing(v) => v == i,
+            Mark::From(b) => b <= i,
+        }
+    }
+
+    fn lowest(self) -> u64 {
+        match self {
+            Mark::Viewing(v) | Mark::From(v) => v,
+        }
+    }
 }
 
 fn distance(a: &[f32], b: &[f32]) -> f64 {
@@ -46,7 +71,7 @@ impl AinTracker {
     /// For `workers` workers, all active from state 0.
     pub fn new(workers: usize) -> Self {
         AinTracker {
-            bound: vec![Some(0); workers],
+            mark: vec![Some(Mark::From(0)); workers],
             applied: BTreeMap::new(),
             pending: BTreeMap::new(),
             first_seen: BTreeSet::new(),
@@ -56,19 +81,19 @@ impl AinTracker {
 
     /// Worker `w` read state `j`.
     pub fn view(&mut self, w: usize, j: u64) {
-        self.bound[w] = Some(self.bound[w].map_or(j, |b| b.max(j)));
+        self.mark[w] = Some(Mark::Viewing(j));
         self.release();
     }
 
     /// Worker `w` was parked: it views nothing until [`AinTracker::activate`].
     pub fn deactivate(&mut self, w: usize) {
-        self.bound[w] = None;
+        self.mark[w] = None;
         self.release();
     }
 
     /// Worker `w` resumes; it will read a state ≥ `from`.
     pub fn activate(&mut self, w: usize, from: u64) {
-        self.bound[w] = Some(from);
+        self.mark[w] = Some(Mark::From(from));
     }
 
     /// Worker `w` submitted `grad`, computed on state `read`, applied at state `applied` with
@@ -102,9 +127,9 @@ impl AinTracker {
                     self.pending.insert(read, grad);
                 }
             }
-        } // 3. After publishing at `applied`, w reads states > applied (bounds never decrease).
-        if let Some(b) = self.bound[w] {
-            self.bound[w] = Some(b.max(applied + 1));
+        } // 3. After publishing at `applied`, w reads states > applied (and never goes back).
+        if let Some(mark) = self.mark[w] {
+            self.mark[w] = Some(Mark::From(mark.lowest().max(applied + 1)));
         }
         self.release();
         out
@@ -112,14 +137,10 @@ impl AinTracker {
 
     /// Release every update no active worker can still need.
     fn release(&mut self) {
-        let min_bound = self
-            .bound
-            .iter()
-            .flatten()
-            .copied()
-            .min()
-            .unwrap_or(u64::MAX);
-        self.applied.retain(|&i, _| i >= min_bound);
+        let marks: Vec<Mark> = self.mark.iter().flatten().copied().collect();
+        let min_bound = marks.iter().map(|m| m.lowest()).min().unwrap_or(u64::MAX);
+        self.applied
+            .retain(|&i, _| marks.iter().any(|m| m.needs(i)));
         // First viewers below every bound are settled; keep the set small.
         while self
             .first_seen

@@ -57,15 +57,22 @@ fn updates_nobody_views_are_released_at_once() {
     t.view(0, 9);
     t.submit(0, 9, 9, g(&[2.0]), 1.0);
     assert_eq!(t.retained(), 0, "ξ9 measured, update at θ9 consumed");
-    // An update at θ12 while w1 views θ9: w1 may still reach θ12, so it is kept...
+    // An update applied at θ12 while w1 views θ9 (it needs only the update applied at θ9) and
+    // w0 will read ≥ 13: nobody can view θ12, so it is released at once. What stays is w0's
+    // gradient on θ10, waiting for the update applied at θ10.
     t.submit(0, 10, 12, g(&[3.0]), 1.0);
-    let kept = t.retained();
-    // ...until w1 moves past it.
-    t.view(1, 13);
-    assert!(
-        t.retained() < kept,
-        "update at θ12 released once no worker can view it"
+    assert_eq!(t.retained(), 1);
+    // The update applied at θ10 (w1's, computed on θ9) completes ξ10 = ‖5 − 3‖ and w1's view
+    // of θ9 gets nothing: θ9's first viewer (w0) already submitted.
+    let out = t.submit(1, 9, 10, g(&[5.0]), 1.0);
+    assert_eq!(
+        out,
+        vec![Noise {
+            state: 10,
+            norm: 2.0
+        }]
     );
+    assert_eq!(t.retained(), 0);
 }
 
 #[test]

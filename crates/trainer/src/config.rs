@@ -123,6 +123,15 @@ pub struct Config {
     pub pin_threads: bool,
     /// Largest staleness with its own histogram bucket (and step-size table entry).
     pub tau_max: usize,
+    /// ELAsyncSGD: `threads` is the most workers M; the regulator sets how many run.
+    pub elastic: bool,
+    /// ELAsyncSGD knobs: execution phase I_P·m, probe D_P·m updates, window ±W_P, start m0.
+    pub elastic_ip: u64,
+    pub elastic_dp: u64,
+    pub elastic_wp: usize,
+    pub elastic_initial: Option<usize>,
+    /// Measure the asynchrony-induced noise ξ (Def. D.4.2) exactly (implied by `elastic`).
+    pub ain: bool,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -169,6 +178,12 @@ impl Default for Config {
             eval_subset: 10_000,
             pin_threads: false,
             tau_max: 256,
+            elastic: false,
+            elastic_ip: 100,
+            elastic_dp: 10,
+            elastic_wp: 1,
+            elastic_initial: None,
+            ain: false,
         }
     }
 }
@@ -297,6 +312,25 @@ impl Config {
         }
         if self.eval_subset == 0 {
             return bad("--eval-subset must be at least 1".into());
+        }
+        if (self.elastic || self.ain)
+            && !matches!(
+                self.algorithm,
+                Algorithm::Async | Algorithm::Hogwild | Algorithm::Leashed
+            )
+        {
+            return bad(format!("--elastic and --ain need an asynchronous algorithm (async, hogwild, leashed), not {}", self.algorithm));
+        }
+        if self.elastic && (self.elastic_ip == 0 || self.elastic_dp == 0) {
+            return bad("--elastic-ip and --elastic-dp must be at least 1".into());
+        }
+        if let Some(m0) = self.elastic_initial {
+            if m0 == 0 || m0 > self.threads {
+                return bad(format!(
+                    "--elastic-initial must be in 1..={}, got {m0}",
+                    self.threads
+                ));
+            }
         }
         if self.persistence != Persistence::Unbounded && self.algorithm != Algorithm::Leashed {
             return bad(format!(

@@ -41,6 +41,9 @@ pub fn write_all(report: &Report, dir: &Path) -> PlotResult<Vec<PathBuf>> {
     if adaptive {
         plots.push(("stepsize", stepsize_svg, stepsize_png));
     }
+    if report.elastic.is_some() || report.ain.is_some() {
+        plots.push(("elastic", elastic_svg, elastic_png));
+    }
     for (name, svg, png) in plots {
         let (w, h) = (900, 540);
         let tmp_svg = dir.join(format!(".{name}.tmp.svg"));
@@ -92,6 +95,92 @@ macro_rules! both {
 both!(loss_svg, loss_png, draw_loss);
 both!(staleness_svg, staleness_png, draw_staleness);
 both!(stepsize_svg, stepsize_png, draw_stepsize);
+both!(elastic_svg, elastic_png, draw_elastic);
+
+/// Loss, parallelism level m_E and ‖ξ‖ on one shared time axis.
+fn draw_elastic<DB: DrawingBackend>(r: &Report, area: &DrawingArea<DB, Shift>) -> PlotResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let t_max = r.seconds.max(1e-3);
+    let (top, rest) = area.split_vertically(area.dim_in_pixel().1 as i32 * 2 / 5);
+    let (mid, bottom) = rest.split_vertically(rest.dim_in_pixel().1 as i32 / 2);
+    let y_max = r
+        .series
+        .iter()
+        .map(|p| p.train_loss)
+        .chain(r.minibatch_series.iter().map(|p| p.trailing_loss))
+        .filter(|v| v.is_finite())
+        .fold(r.initial_loss, f64::max)
+        * 1.05;
+    let mut c = ChartBuilder::on(&top)
+        .caption(format!("ELAsyncSGD — {}", title(r)), ("sans-serif", 18))
+        .margin(8)
+        .x_label_area_size(20)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..y_max)?;
+    c.configure_mesh().y_desc("loss").draw()?;
+    c.draw_series(LineSeries::new(
+        r.minibatch_series
+            .iter()
+            .map(|p| (p.seconds, p.trailing_loss)),
+        BLUE.mix(0.4),
+    ))?;
+    c.draw_series(LineSeries::new(
+        r.series.iter().map(|p| (p.seconds, p.train_loss)),
+        RED.stroke_width(2),
+    ))?;
+    let m_max = r
+        .elastic
+        .as_ref()
+        .map_or(r.config.threads, |e| e.max_threads) as f64
+        + 0.5;
+    let mut c = ChartBuilder::on(&mid)
+        .margin(8)
+        .x_label_area_size(20)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..m_max)?;
+    c.configure_mesh().y_desc("m_E").draw()?;
+    let mut steps: Vec<(f64, f64)> = Vec::new();
+    match &r.elastic {
+        Some(e) => {
+            for (k, &(t, m)) in e.trajectory.iter().enumerate() {
+                let end = e.trajectory.get(k + 1).map_or(t_max, |n| n.0);
+                steps.push((t, m as f64));
+                steps.push((end, m as f64));
+            }
+        }
+        None => {
+            steps = vec![
+                (0.0, r.config.threads as f64),
+                (t_max, r.config.threads as f64),
+            ]
+        }
+    }
+    c.draw_series(LineSeries::new(steps, GREEN.stroke_width(2)))?;
+    let xi_max = r
+        .ain
+        .as_ref()
+        .map_or(1.0, |a| a.series.iter().map(|p| p.1).fold(1e-12, f64::max))
+        * 1.05;
+    let mut c = ChartBuilder::on(&bottom)
+        .margin(8)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..xi_max)?;
+    c.configure_mesh()
+        .x_desc("wall-clock seconds")
+        .y_desc("‖ξ‖")
+        .draw()?;
+    if let Some(a) = &r.ain {
+        c.draw_series(
+            a.series
+                .iter()
+                .map(|&(t, v)| Circle::new((t, v), 1, MAGENTA.mix(0.5).filled())),
+        )?;
+    }
+    Ok(())
+}
 
 fn draw_loss<DB: DrawingBackend>(r: &Report, area: &DrawingArea<DB, Shift>) -> PlotResult<()>
 where

@@ -223,6 +223,31 @@ pub struct Memory {
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// ELAsyncSGD: the parallelism trajectory and worker-seconds (D.10).
+#[derive(Clone, Debug, Serialize)]
+pub struct ElasticReport {
+    pub max_threads: usize,
+    /// (seconds, m_E from then on).
+    pub trajectory: Vec<(f64, usize)>,
+    /// R^E at the end of the run (worker-seconds).
+    pub worker_seconds: f64,
+    /// Mean m_E over the run: R^E / duration.
+    pub mean_threads: f64,
+}
+
+/// The asynchrony-induced noise ‖ξ‖ (Def. D.4.2), measured for every state whose first viewer
+/// submitted.
+#[derive(Clone, Debug, Serialize)]
+pub struct AinReport {
+    pub measured: u64,
+    pub mean_norm: f64,
+    pub max_norm: f64,
+    /// Most gradients retained by the tracker at once (about one per active worker).
+    pub peak_retained: usize,
+    /// (seconds, ‖ξ‖), thinned to ~2000 points.
+    pub series: Vec<(f64, f64)>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct FinalEval {
     pub train_loss: f64,
@@ -262,6 +287,10 @@ pub struct Report {
     pub memory: Memory,
     #[serde(rename = "final")]
     pub final_eval: FinalEval,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<ElasticReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ain: Option<AinReport>,
 }
 
 /// Write `value` as pretty JSON to `path` atomically: a temporary file in the same directory,

@@ -15,7 +15,7 @@ use pvec::{Hogwild, Leashed, Locked, ParamWorker, SharedParams, VectorStats};
 use staleness::{Counts, Histogram};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 use stepsize::{Adaptive, Options, StepSize};
@@ -55,13 +55,28 @@ pub struct Job<'a> {
     pub interrupt: &'a AtomicBool,
 }
 
-/// One update, as the coordinator sees it.
+/// What a worker tells the coordinator, in its own order (one channel keeps each sender's order).
 struct Rec {
-    /// When the update finished (stamped by the worker: the coordinator may be busy evaluating).
+    /// When it happened (stamped by the worker: the coordinator may be busy evaluating).
     at: Instant,
-    loss: f32,
-    applied: bool,
-    dropped: bool,
+    worker: usize,
+    event: Event,
+}
+
+enum Event {
+    /// An update call finished. With AIN measurement: (state read, state applied at, the
+    /// submitted direction, η used).
+    Update {
+        loss: f32,
+        applied: bool,
+        dropped: bool,
+        ain: Option<(u64, u64, std::sync::Arc<Vec<f32>>, f32)>,
+    },
+    /// The worker read state `seq` (AIN: it is a viewer of θ_seq).
+    View(u64),
+    /// The worker parked (elastic) / resumed, reading states ≥ the given one.
+    Park,
+    Resume(u64),
 }
 
 /// Sampled durations: keeps at most `CAP` values by thinning to every other one when full.
@@ -112,6 +127,9 @@ struct Ctx<'a> {
     attempts: Histogram,
     policy: Adaptive,
     start: Barrier,
+    /// ELAsyncSGD's m_E switch (elastic runs only).
+    gate: Option<elastic::Gate>,
+    measure_ain: bool,
 }
 
 impl Ctx<'_> {
@@ -132,7 +150,12 @@ fn pin(cfg: &Config, id: usize) {
 }
 
 /// seq, async, hogwild, leashed: read → gradient → update, until the data or the stop flag end.
-fn async_worker<S: SharedParams>(ctx: &Ctx, shared: &S, id: usize, tx: Sender<Rec>) -> WorkerStats {
+fn async_worker<S: SharedParams>(
+    ctx: &Ctx,
+    shared: &S,
+    id: usize,
+    tx: SyncSender<Rec>,
+) -> WorkerStats {
     pin(ctx.cfg, id);
     let mut w = shared
         .worker()
@@ -153,13 +176,41 @@ fn async_worker<S: SharedParams>(ctx: &Ctx, shared: &S, id: usize, tx: Sender<Re
     );
     let (mut tc, mut tu) = (Samples::new(), Samples::new());
     ctx.start.wait();
+    let send = |event: Event| {
+        tx.send(Rec {
+            at: Instant::now(),
+            worker: id,
+            event,
+        })
+        .is_ok()
+    };
     while !ctx.stop.load(Relaxed) {
+        // ELAsyncSGD: workers with id ≥ m_E park here, at an iteration boundary (Alg. D.2).
+        if let Some(gate) = &ctx.gate {
+            if id >= gate.level() {
+                if ctx.measure_ain && !send(Event::Park) {
+                    break;
+                }
+                if !gate.wait_active(id) {
+                    break;
+                }
+                if ctx.measure_ain && !send(Event::Resume(shared.seq())) {
+                    break;
+                }
+            }
+        }
         if ctx.cursor.claim(b, &mut cache, &mut idx).is_none() {
+            // The data is used up for everybody: stop the run (and wake parked workers).
+            ctx.stop.store(true, Relaxed);
             break;
         }
         ctx.train.gather(&idx, &mut buf);
         let t0 = Instant::now();
         let (loss, seq) = w.read(|theta, seq| {
+            if ctx.measure_ain {
+                // Reported before computing, so it precedes this worker's submission.
+                send(Event::View(seq));
+            }
             (
                 ctx.net
                     .gradient(theta, buf.as_batch(), &mut scratch, &mut grad),
@@ -184,21 +235,31 @@ fn async_worker<S: SharedParams>(ctx: &Ctx, shared: &S, id: usize, tx: Sender<Re
             &grad
         };
         let t1 = Instant::now();
-        let u = w.update(dir, seq, |tau| ctx.policy.eta(tau));
+        let mut eta_used = 0.0f32;
+        let u = w.update(dir, seq, |tau| {
+            let e = ctx.policy.eta(tau);
+            eta_used = e.unwrap_or(0.0);
+            e
+        });
         tu.push(t1.elapsed().as_secs_f64() * 1e6);
+        let ain = (ctx.measure_ain && u.applied).then(|| {
+            (
+                seq,
+                seq + u.staleness,
+                std::sync::Arc::new(dir.to_vec()),
+                eta_used,
+            )
+        });
         if u.applied {
             ctx.staleness.record(u.staleness);
         }
         ctx.attempts.record(u64::from(u.attempts));
-        if tx
-            .send(Rec {
-                at: Instant::now(),
-                loss,
-                applied: u.applied,
-                dropped: u.dropped,
-            })
-            .is_err()
-        {
+        if !send(Event::Update {
+            loss,
+            applied: u.applied,
+            dropped: u.dropped,
+            ain,
+        }) {
             break;
         }
     }
@@ -228,7 +289,7 @@ impl SyncState {
     }
 }
 
-fn sync_worker(ctx: &Ctx, st: &SyncState, id: usize, tx: Option<Sender<Rec>>) -> WorkerStats {
+fn sync_worker(ctx: &Ctx, st: &SyncState, id: usize, tx: Option<SyncSender<Rec>>) -> WorkerStats {
     pin(ctx.cfg, id);
     let (b, d, m) = (ctx.cfg.batch, ctx.net.num_params(), ctx.cfg.threads);
     let mut scratch = ctx.net.scratch(b);
@@ -307,12 +368,17 @@ fn sync_worker(ctx: &Ctx, st: &SyncState, id: usize, tx: Option<Sender<Rec>>) ->
             }
             tu.push(t1.elapsed().as_secs_f64() * 1e6);
             if let Some(tx) = &tx {
+                let event = Event::Update {
+                    loss,
+                    applied: loss.is_finite(),
+                    dropped: false,
+                    ain: None,
+                };
                 if tx
                     .send(Rec {
                         at: Instant::now(),
-                        loss,
-                        applied: loss.is_finite(),
-                        dropped: false,
+                        worker: 0,
+                        event,
                     })
                     .is_err()
                 {
@@ -326,6 +392,18 @@ fn sync_worker(ctx: &Ctx, st: &SyncState, id: usize, tx: Option<Sender<Rec>>) ->
         tc_ms: tc.v,
         tu_us: tu.v,
     }
+}
+
+/// The coordinator's ELAsyncSGD / AIN state.
+struct ElasticState {
+    regulator: Option<elastic::Regulator>,
+    accounting: elastic::Accounting,
+    ain: elastic::AinTracker,
+    noise_sum: f64,
+    noise_max: f64,
+    noise_n: u64,
+    noise_thin: u64,
+    noise_series: Vec<(f64, f64)>,
 }
 
 /// What the coordinator measured.
@@ -371,6 +449,7 @@ fn coordinate(
     initial_loss: f64,
     interrupt: &AtomicBool,
     observer: &mut dyn Observer,
+    el: &mut Option<ElasticState>,
 ) -> Measured {
     let cfg = ctx.cfg;
     let t0 = Instant::now();
@@ -437,16 +516,66 @@ fn coordinate(
     loop {
         let first = rx.recv_timeout(Duration::from_millis(20));
         let disconnected = matches!(first, Err(RecvTimeoutError::Disconnected));
-        for r in first.ok().into_iter().chain(rx.try_iter()) {
+        // Bounded drain: with many producers the channel may never be empty, and evaluations,
+        // step-size refreshes and stop checks below must still run.
+        for r in first.ok().into_iter().chain(rx.try_iter().take(512)) {
+            let secs = r.at.saturating_duration_since(t0).as_secs_f64();
+            let (loss, applied, dropped, ain) = match r.event {
+                Event::Update {
+                    loss,
+                    applied,
+                    dropped,
+                    ain,
+                } => (loss, applied, dropped, ain),
+                Event::View(seq) => {
+                    if let Some(el) = el.as_mut() {
+                        el.ain.view(r.worker, seq);
+                    }
+                    continue;
+                }
+                Event::Park => {
+                    if let Some(el) = el.as_mut() {
+                        el.ain.deactivate(r.worker);
+                    }
+                    continue;
+                }
+                Event::Resume(from) => {
+                    if let Some(el) = el.as_mut() {
+                        el.ain.activate(r.worker, from);
+                    }
+                    continue;
+                }
+            };
+            if let Some(el) = el.as_mut() {
+                if let Some((read, at, grad, eta)) = ain {
+                    for noise in el.ain.submit(r.worker, read, at, grad, eta) {
+                        el.noise_sum += noise.norm;
+                        el.noise_max = el.noise_max.max(noise.norm);
+                        el.noise_n += 1;
+                        if el.noise_n % el.noise_thin == 0 {
+                            el.noise_series.push((secs, noise.norm));
+                        }
+                    }
+                }
+                if applied {
+                    if let Some(reg) = el.regulator.as_mut() {
+                        if let Some(level) = reg.on_update(m.applied, f64::from(loss), secs) {
+                            if let Some(g) = &ctx.gate {
+                                g.set(level);
+                            }
+                            el.accounting.change(secs, level);
+                        }
+                    }
+                }
+            }
             m.calls += 1;
-            m.applied += u64::from(r.applied);
-            m.dropped += u64::from(r.dropped);
+            m.applied += u64::from(applied);
+            m.dropped += u64::from(dropped);
             if window.len() == 10 {
                 window.pop_front();
             }
-            window.push_back(r.loss);
+            window.push_back(loss);
             let trailing = window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64;
-            let secs = r.at.saturating_duration_since(t0).as_secs_f64();
             if m.calls % thin == 0 {
                 m.minibatch.push(MinibatchPoint {
                     seconds: secs,
@@ -522,6 +651,12 @@ fn coordinate(
         if interrupt.load(Relaxed) && !m.interrupted {
             m.interrupted = true;
             ctx.stop.store(true, Relaxed);
+        }
+        if ctx.stop.load(Relaxed) {
+            // Parked workers must wake up to see the stop and hang up their channel.
+            if let Some(g) = &ctx.gate {
+                g.close();
+            }
         }
         if now >= next_progress {
             let trailing = if window.is_empty() {
@@ -618,20 +753,71 @@ pub fn train(
         attempts: Histogram::new(64),
         policy: Adaptive::new(cfg.step_policy(), cfg.eta, opts, cfg.tau_max),
         start: Barrier::new(m + 1),
+        gate: None,
+        measure_ain: cfg.ain || cfg.elastic,
     };
+    let mut ctx = ctx;
+    let reg_cfg = elastic::RegulatorConfig {
+        max_workers: m,
+        initial: cfg.elastic_initial,
+        ip: cfg.elastic_ip,
+        dp: cfg.elastic_dp,
+        wp: cfg.elastic_wp,
+    };
+    let regulator = cfg.elastic.then(|| elastic::Regulator::new(reg_cfg));
+    let level0 = regulator.as_ref().map_or(m, |r| r.parallelism());
+    if cfg.elastic {
+        ctx.gate = Some(elastic::Gate::new(level0));
+    }
+    let ctx = ctx;
+    let expected = (cfg.epochs * job.train.len() as f64 / cfg.batch as f64).max(1.0);
+    let mut el = ctx.measure_ain.then(|| ElasticState {
+        regulator,
+        accounting: elastic::Accounting::new(level0),
+        ain: elastic::AinTracker::new(m),
+        noise_sum: 0.0,
+        noise_max: 0.0,
+        noise_n: 0,
+        noise_thin: ((expected / 2000.0) as u64).max(1),
+        noise_series: Vec::new(),
+    });
 
     let (measured, stats, vectors) = match cfg.algorithm {
         Algorithm::Seq | Algorithm::Async => {
             let s = Locked::new(init_theta);
-            run_async(&ctx, &s, &mut ev, initial_loss, job.interrupt, observer)
+            run_async(
+                &ctx,
+                &s,
+                &mut ev,
+                initial_loss,
+                job.interrupt,
+                observer,
+                &mut el,
+            )
         }
         Algorithm::Hogwild => {
             let s = Hogwild::new(init_theta);
-            run_async(&ctx, &s, &mut ev, initial_loss, job.interrupt, observer)
+            run_async(
+                &ctx,
+                &s,
+                &mut ev,
+                initial_loss,
+                job.interrupt,
+                observer,
+                &mut el,
+            )
         }
         Algorithm::Leashed => {
             let s = Leashed::new(init_theta, m, cfg.persistence);
-            run_async(&ctx, &s, &mut ev, initial_loss, job.interrupt, observer)
+            run_async(
+                &ctx,
+                &s,
+                &mut ev,
+                initial_loss,
+                job.interrupt,
+                observer,
+                &mut el,
+            )
         }
         Algorithm::Sync => run_sync(
             &ctx,
@@ -732,9 +918,30 @@ pub fn train(
             test_loss: last.test_loss,
             test_accuracy: last.test_accuracy,
         },
+        elastic: el.as_ref().filter(|_| cfg.elastic).map(|e| {
+            let r = e.accounting.worker_seconds(measured.seconds);
+            ElasticReport {
+                max_threads: m,
+                trajectory: e.accounting.trajectory().to_vec(),
+                worker_seconds: r,
+                mean_threads: r / measured.seconds.max(1e-9),
+            }
+        }),
+        ain: el.as_ref().map(|e| AinReport {
+            measured: e.noise_n,
+            mean_norm: if e.noise_n > 0 {
+                e.noise_sum / e.noise_n as f64
+            } else {
+                0.0
+            },
+            max_norm: e.noise_max,
+            peak_retained: e.ain.peak_retained(),
+            series: e.noise_series.clone(),
+        }),
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_async<S: SharedParams>(
     ctx: &Ctx,
     shared: &S,
@@ -742,8 +949,11 @@ fn run_async<S: SharedParams>(
     initial_loss: f64,
     interrupt: &AtomicBool,
     observer: &mut dyn Observer,
+    el: &mut Option<ElasticState>,
 ) -> (Measured, Vec<WorkerStats>, VectorStats) {
-    let (tx, rx) = mpsc::channel();
+    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
+    // rather than queueing gradient copies without limit.
+    let (tx, rx) = mpsc::sync_channel(256);
     let (measured, stats) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..ctx.cfg.threads)
             .map(|id| {
@@ -761,6 +971,7 @@ fn run_async<S: SharedParams>(
             initial_loss,
             interrupt,
             observer,
+            el,
         );
         let stats = handles
             .into_iter()
@@ -790,7 +1001,9 @@ fn run_sync(
         step_done: Barrier::new(m),
         seq: std::sync::atomic::AtomicU64::new(0),
     };
-    let (tx, rx) = mpsc::channel();
+    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
+    // rather than queueing gradient copies without limit.
+    let (tx, rx) = mpsc::sync_channel(256);
     let (measured, stats) = std::thread::scope(|s| {
         let st = &st;
         let handles: Vec<_> = (0..m)
@@ -809,6 +1022,7 @@ fn run_sync(
             initial_loss,
             interrupt,
             observer,
+            &mut None,
         );
         let stats = handles
             .into_iter()

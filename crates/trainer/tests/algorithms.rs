@@ -258,3 +258,27 @@ fn contradictory_configs_are_rejected_before_training() {
     }
     let _ = arch::MNIST_INPUT;
 }
+
+#[test]
+fn elastic_runs_regulate_parallelism_and_measure_noise() {
+    let mut c = small(Algorithm::Hogwild, 4);
+    c.elastic = true;
+    c.elastic_dp = 2;
+    c.elastic_ip = 10;
+    c.epochs = 3.0;
+    let r = run(c);
+    check_common(&r);
+    let e = r.elastic.as_ref().expect("elastic report");
+    assert_eq!(e.max_threads, 4);
+    assert!(
+        e.trajectory.len() > 1,
+        "the regulator probed other levels: {:?}",
+        e.trajectory
+    );
+    assert!(e.trajectory.iter().all(|&(_, m)| (1..=4).contains(&m)));
+    assert!(e.worker_seconds > 0.0 && e.worker_seconds <= 4.0 * r.seconds + 1e-9);
+    let a = r.ain.as_ref().expect("AIN report");
+    assert!(a.measured > 100, "ξ measured for {} states", a.measured);
+    assert!(a.mean_norm.is_finite() && a.mean_norm >= 0.0);
+    assert!(a.peak_retained <= 4 * 3, "retained {}", a.peak_retained);
+}

@@ -53,6 +53,7 @@ enum ShuffleArg {
 ///   trainer --algorithm hogwild --threads 4 --policy tail --json out/hog.json --plot out/hog
 ///   trainer --preset thesis --arch cnn --batch 512 --algorithm seq --threads 1 --eps 0.5 --stop-at-eps
 ///   trainer --data ~/fashion-mnist --arch lenet5 --max-seconds 60
+///   trainer --elastic --threads 8 --algorithm hogwild --plot out/elastic    # ELAsyncSGD, M = 8
 ///   trainer --data ~/cifar-10-batches-bin --format cifar10 --arch cifar-cnn --batch 16
 ///   trainer stepsize show --policy tail --histogram staleness.json
 #[derive(Parser, Debug)]
@@ -169,6 +170,24 @@ struct TrainArgs {
     /// Pin worker i to core i mod cores.
     #[arg(long)]
     pin: bool,
+    /// ELAsyncSGD: --threads is the most workers M; the regulator (Alg. D.3–D.4) sets how many run.
+    #[arg(long)]
+    elastic: bool,
+    /// ELAsyncSGD execution phase: I_P·m_E updates.
+    #[arg(long, default_value_t = 100)]
+    elastic_ip: u64,
+    /// ELAsyncSGD probe of one level m: D_P·m updates.
+    #[arg(long, default_value_t = 10)]
+    elastic_dp: u64,
+    /// ELAsyncSGD probing window ±W_P.
+    #[arg(long, default_value_t = 1)]
+    elastic_wp: usize,
+    /// ELAsyncSGD starting level (default M/2).
+    #[arg(long)]
+    elastic_initial: Option<usize>,
+    /// Measure the asynchrony-induced noise ‖ξ‖ exactly (always on with --elastic).
+    #[arg(long)]
+    ain: bool,
     /// Write the JSON report here (atomically).
     #[arg(long, default_value = "out/trainer-report.json")]
     json: PathBuf,
@@ -301,6 +320,12 @@ fn build_config(a: &TrainArgs) -> Config {
     }
     c.eval_subset = a.eval_subset;
     c.pin_threads = a.pin;
+    c.elastic = a.elastic;
+    c.elastic_ip = a.elastic_ip;
+    c.elastic_dp = a.elastic_dp;
+    c.elastic_wp = a.elastic_wp;
+    c.elastic_initial = a.elastic_initial;
+    c.ain = a.ain;
     c
 }
 
@@ -487,6 +512,21 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
             .map(|b| format!("{} MiB", b >> 20))
             .unwrap_or_else(|| "n/a".into())
     );
+    if let Some(e) = &r.elastic {
+        println!(
+            "elastic          M = {} · mean m_E {:.2} · {:.1} worker-seconds · {} level changes",
+            e.max_threads,
+            e.mean_threads,
+            e.worker_seconds,
+            e.trajectory.len() - 1
+        );
+    }
+    if let Some(a) = &r.ain {
+        println!(
+            "AIN ‖ξ‖          mean {:.3e} · max {:.3e} over {} states · ≤ {} gradients retained",
+            a.mean_norm, a.max_norm, a.measured, a.peak_retained
+        );
+    }
     println!("report           {}", json.display());
     if !plots.is_empty() {
         println!(
