@@ -273,7 +273,13 @@ fn tt50(args: &[String]) -> ExitCode {
 
 /// Run the trainer and parse its report.
 fn trainer_report(args: &[String], json: &std::path::Path) -> Option<serde_json::Value> {
-    let status = Command::new("target/release/trainer").args(args).arg("--json").arg(json).stdout(std::process::Stdio::null()).status().ok()?;
+    let status = Command::new("target/release/trainer")
+        .args(args)
+        .arg("--json")
+        .arg(json)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
     if !status.success() {
         return None;
     }
@@ -282,9 +288,16 @@ fn trainer_report(args: &[String], json: &std::path::Path) -> Option<serde_json:
 
 /// Table D.2: ELAsyncSGD (M = 8) against the best static m of a sweep, same wall-clock budget.
 fn d2(args: &[String]) -> ExitCode {
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(3);
-    let seconds: f64 = value("--seconds").and_then(|v| v.parse().ok()).unwrap_or(6.0);
+    let seconds: f64 = value("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6.0);
     let mut build = cargo();
     build.args(["build", "--release", "-p", "trainer", "--bin", "trainer"]);
     if run(build, "build trainer") != ExitCode::SUCCESS {
@@ -299,17 +312,53 @@ fn d2(args: &[String]) -> ExitCode {
     );
     for alg in ["async", "hogwild"] {
         // (label, extra args, m for R^S)
-        let mut cells: Vec<(String, Vec<String>, usize)> = [1usize, 2, 4, 8].iter().map(|&m| (format!("static m={m}"), vec!["--threads".into(), m.to_string(), "--ain".into()], m)).collect();
-        cells.push(("ELAsyncSGD M=8".into(), vec!["--threads".into(), "8".into(), "--elastic".into()], 8));
+        let mut cells: Vec<(String, Vec<String>, usize)> = [1usize, 2, 4, 8]
+            .iter()
+            .map(|&m| {
+                (
+                    format!("static m={m}"),
+                    vec!["--threads".into(), m.to_string(), "--ain".into()],
+                    m,
+                )
+            })
+            .collect();
+        cells.push((
+            "ELAsyncSGD M=8".into(),
+            vec!["--threads".into(), "8".into(), "--elastic".into()],
+            8,
+        ));
         let mut rows = Vec::new();
         for (label, extra, _) in &cells {
-            let (mut t50, mut t15, mut fl, mut xi, mut ws) = (vec![], vec![], vec![], vec![], vec![]);
+            let (mut t50, mut t15, mut fl, mut xi, mut ws) =
+                (vec![], vec![], vec![], vec![], vec![]);
             for r in 0..repeats {
-                let json = out.join(format!("{alg}-{}-r{r}.json", label.replace([' ', '='], "_")));
-                let mut a: Vec<String> = ["--algorithm", alg, "--epochs", "1000", "--max-seconds", &seconds.to_string(), "--eps", "0.5,0.15", "--eval-every", "0.1", "--quiet", "--seed", &(r + 1).to_string()].iter().map(|s| s.to_string()).collect();
+                let json = out.join(format!(
+                    "{alg}-{}-r{r}.json",
+                    label.replace([' ', '='], "_")
+                ));
+                let mut a: Vec<String> = [
+                    "--algorithm",
+                    alg,
+                    "--epochs",
+                    "1000",
+                    "--max-seconds",
+                    &seconds.to_string(),
+                    "--eps",
+                    "0.5,0.15",
+                    "--eval-every",
+                    "0.1",
+                    "--quiet",
+                    "--seed",
+                    &(r + 1).to_string(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
                 a.extend(extra.iter().cloned());
                 eprintln!("xtask: d2 {alg} {label} run {}/{repeats}", r + 1);
-                let Some(v) = trainer_report(&a, &json) else { continue };
+                let Some(v) = trainer_report(&a, &json) else {
+                    continue;
+                };
                 let secs = v["seconds"].as_f64().unwrap_or(f64::NAN);
                 t50.push(v["eps"][0]["seconds"].as_f64().unwrap_or(f64::INFINITY));
                 t15.push(v["eps"][1]["seconds"].as_f64().unwrap_or(f64::INFINITY));
@@ -323,22 +372,49 @@ fn d2(args: &[String]) -> ExitCode {
                 continue;
             }
             let med = |v: &mut Vec<f64>| median_min_max(v).0;
-            rows.push((label.clone(), Some((med(&mut t50), med(&mut t15), med(&mut fl), med(&mut xi), med(&mut ws)))));
+            rows.push((
+                label.clone(),
+                Some((
+                    med(&mut t50),
+                    med(&mut t15),
+                    med(&mut fl),
+                    med(&mut xi),
+                    med(&mut ws),
+                )),
+            ));
         }
         // Best static m: the smallest median time to 15 %.
-        let best = rows.iter().filter(|r| r.0.starts_with("static")).filter_map(|r| r.1.map(|x| (r.0.clone(), x))).min_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
+        let best = rows
+            .iter()
+            .filter(|r| r.0.starts_with("static"))
+            .filter_map(|r| r.1.map(|x| (r.0.clone(), x)))
+            .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
         for (label, x) in &rows {
             let Some((t50, t15, fl, xi, ws)) = x else {
                 md.push_str(&format!("| {alg} | {label} | failed | | | | | |\n"));
                 continue;
             };
             let vs = match &best {
-                Some((b, bx)) if label != b => format!("{:+.0} % worker-seconds, {:.2}× time to 15 % (vs {b})", 100.0 * (ws / bx.4 - 1.0), t15 / bx.1),
+                Some((b, bx)) if label != b => format!(
+                    "{:+.0} % worker-seconds, {:.2}× time to 15 % (vs {b})",
+                    100.0 * (ws / bx.4 - 1.0),
+                    t15 / bx.1
+                ),
                 Some(_) => "best static".into(),
                 None => "–".into(),
             };
-            let f = |t: f64| if t.is_finite() { format!("{t:.2} s") } else { "not reached".into() };
-            md.push_str(&format!("| {alg} | {label} | {} | {} | {fl:.4} | {xi:.3e} | {ws:.1} | {vs} |\n", f(*t50), f(*t15)));
+            let f = |t: f64| {
+                if t.is_finite() {
+                    format!("{t:.2} s")
+                } else {
+                    "not reached".into()
+                }
+            };
+            md.push_str(&format!(
+                "| {alg} | {label} | {} | {} | {fl:.4} | {xi:.3e} | {ws:.1} | {vs} |\n",
+                f(*t50),
+                f(*t15)
+            ));
         }
     }
     let path = out.join("table.md");

@@ -616,52 +616,38 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
             counts.variance(),
             counts.mode()
         );
-        println!(
-            "{:<10} {:<34} {:>14} {:>16}",
-            "family", "parameters (min. Bhattacharyya)", "Bhattacharyya", "log-likelihood"
-        );
-        for f in fits(&r.by_bhattacharyya) {
-            let p: Vec<String> = f
-                .params
+        let params = |f: &trainer::report::ModelFit| {
+            f.params
                 .iter()
                 .map(|(k, v)| format!("{k}={v:.4}"))
-                .collect();
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let table = |title: &str, rows: &[trainer::report::ModelFit]| {
             println!(
-                "{:<10} {:<34} {:>14.6} {:>16.2}",
-                f.family,
-                p.join(" "),
-                f.bhattacharyya,
-                f.log_likelihood
+                "{:<10} {:<34} {:>14} {:>16}",
+                "family", title, "Bhattacharyya", "log-likelihood"
             );
-        }
-        println!(
-            "{:<10} {:<34} {:>14} {:>16}",
-            "family", "parameters (max. likelihood)", "Bhattacharyya", "log-likelihood"
+            for f in rows {
+                println!(
+                    "{:<10} {:<34} {:>14.6} {:>16.2}",
+                    f.family,
+                    params(f),
+                    f.bhattacharyya,
+                    f.log_likelihood
+                );
+            }
+        };
+        table(
+            "parameters (min. Bhattacharyya)",
+            &fits(&r.by_bhattacharyya),
         );
-        for f in fits(&r.by_likelihood) {
-            let p: Vec<String> = f
-                .params
-                .iter()
-                .map(|(k, v)| format!("{k}={v:.4}"))
-                .collect();
-            println!(
-                "{:<10} {:<34} {:>14.6} {:>16.2}",
-                f.family,
-                p.join(" "),
-                f.bhattacharyya,
-                f.log_likelihood
-            );
-        }
+        table("parameters (max. likelihood)", &fits(&r.by_likelihood));
         if let Some(f) = fits(r.cmp_a13.as_slice()).first() {
-            let p: Vec<String> = f
-                .params
-                .iter()
-                .map(|(k, v)| format!("{k}={v:.4}"))
-                .collect();
             println!(
                 "{:<10} {:<34} {:>14.6} {:>16.2}   ({})",
                 "cmp A.13",
-                p.join(" "),
+                params(f),
                 f.bhattacharyya,
                 f.log_likelihood,
                 f.method
