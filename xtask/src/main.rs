@@ -307,9 +307,7 @@ fn d2(args: &[String]) -> ExitCode {
     if std::fs::create_dir_all(out).is_err() {
         return ExitCode::FAILURE;
     }
-    let mut md = format!(
-        "| algorithm | run | time to 50 % | time to 15 % | final loss | mean ‖ξ‖ | worker-seconds | vs best static |\n|---|---|---|---|---|---|---|---|\n"
-    );
+    let mut md = String::from("| algorithm | run | time to 50 % | time to 15 % | final loss | mean ‖ξ‖ | worker-seconds | vs best static |\n|---|---|---|---|---|---|---|---|\n");
     for alg in ["async", "hogwild"] {
         // (label, extra args, m for R^S)
         let mut cells: Vec<(String, Vec<String>, usize)> = [1usize, 2, 4, 8]

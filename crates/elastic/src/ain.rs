@@ -19,8 +19,8 @@ pub struct Noise {
 /// and after publishing at state i its next read is at least i + 1). The update applied at state
 /// i is retained only while some active worker views θ_i or is between views with a bound ≤ i,
 /// and is released at once otherwise — also when the first viewer of θ_i submits and ξ_i is
-/// computed. So retained updates number about one per active worker (plus the few applied
-/// while a worker is between its submission and its next view). If a viewer's submission arrives before the update applied at its state (possible
+/// computed. So retained updates number about one per active worker, plus those applied while a
+/// worker is between its submission and its next view (more when it is descheduled there). If a viewer's submission arrives before the update applied at its state (possible
 /// with lock-free strategies), its gradient waits for that update instead. The thesis keys by
 /// arrival order, which is exact only when views and updates are serialised by a lock.
 #[derive(Debug)]

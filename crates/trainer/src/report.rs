@@ -242,7 +242,8 @@ pub struct AinReport {
     pub measured: u64,
     pub mean_norm: f64,
     pub max_norm: f64,
-    /// Most gradients retained by the tracker at once (about one per active worker).
+    /// Most gradients retained by the tracker at once (about one per active worker, more when a
+    /// worker is descheduled between publishing and its next read).
     pub peak_retained: usize,
     /// (seconds, ‖ξ‖), thinned to ~2000 points.
     pub series: Vec<(f64, f64)>,

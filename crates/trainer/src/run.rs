@@ -737,6 +737,15 @@ pub fn train(
         drop_above: cfg.drop_above,
     };
     let m = cfg.threads;
+    let reg_cfg = elastic::RegulatorConfig {
+        max_workers: m,
+        initial: cfg.elastic_initial,
+        ip: cfg.elastic_ip,
+        dp: cfg.elastic_dp,
+        wp: cfg.elastic_wp,
+    };
+    let regulator = cfg.elastic.then(|| elastic::Regulator::new(reg_cfg));
+    let level0 = regulator.as_ref().map_or(m, |r| r.parallelism());
     let ctx = Ctx {
         cfg,
         net,
@@ -753,23 +762,9 @@ pub fn train(
         attempts: Histogram::new(64),
         policy: Adaptive::new(cfg.step_policy(), cfg.eta, opts, cfg.tau_max),
         start: Barrier::new(m + 1),
-        gate: None,
+        gate: cfg.elastic.then(|| elastic::Gate::new(level0)),
         measure_ain: cfg.ain || cfg.elastic,
     };
-    let mut ctx = ctx;
-    let reg_cfg = elastic::RegulatorConfig {
-        max_workers: m,
-        initial: cfg.elastic_initial,
-        ip: cfg.elastic_ip,
-        dp: cfg.elastic_dp,
-        wp: cfg.elastic_wp,
-    };
-    let regulator = cfg.elastic.then(|| elastic::Regulator::new(reg_cfg));
-    let level0 = regulator.as_ref().map_or(m, |r| r.parallelism());
-    if cfg.elastic {
-        ctx.gate = Some(elastic::Gate::new(level0));
-    }
-    let ctx = ctx;
     let expected = (cfg.epochs * job.train.len() as f64 / cfg.batch as f64).max(1.0);
     let mut el = ctx.measure_ain.then(|| ElasticState {
         regulator,

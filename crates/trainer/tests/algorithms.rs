@@ -280,5 +280,12 @@ fn elastic_runs_regulate_parallelism_and_measure_noise() {
     let a = r.ain.as_ref().expect("AIN report");
     assert!(a.measured > 100, "ξ measured for {} states", a.measured);
     assert!(a.mean_norm.is_finite() && a.mean_norm >= 0.0);
-    assert!(a.peak_retained <= 4 * 3, "retained {}", a.peak_retained);
+    // Bounded, not growing with the run: about one per worker, plus what others apply while a
+    // worker is descheduled between publishing and its next read (4 threads on 2 cores here).
+    assert!(
+        a.peak_retained <= 64 && (a.peak_retained as u64) * 10 < r.updates.applied,
+        "retained {} of {} updates",
+        a.peak_retained,
+        r.updates.applied
+    );
 }
