@@ -86,8 +86,8 @@ struct TrainArgs {
     /// Parallel SGD algorithm.
     #[arg(long, value_enum, default_value = "leashed")]
     algorithm: Algorithm,
-    /// Worker threads m (seq: 1).
-    #[arg(long)]
+    /// Worker threads m (seq: 1); with --elastic, the most workers M (alias --max-threads).
+    #[arg(long, alias = "max-threads")]
     threads: Option<usize>,
     /// Architecture: mlp (3x128), mlp:LxU, cnn (Table B.2), lenet (no 84 layer), lenet5, cifar-cnn.
     #[arg(long, default_value = "mlp")]
