@@ -936,6 +936,40 @@ pub fn train(
     })
 }
 
+/// Spawn `ctx.cfg.threads` workers on one bounded event channel, coordinate them on this
+/// thread, and join them.
+#[allow(clippy::too_many_arguments)]
+fn run_workers(
+    ctx: &Ctx,
+    worker: &(dyn Fn(usize, SyncSender<Rec>) -> WorkerStats + Sync),
+    snapshot: &dyn Fn(&mut [f32]) -> u64,
+    ev: &mut Evaluator,
+    initial_loss: f64,
+    interrupt: &AtomicBool,
+    observer: &mut dyn Observer,
+    el: &mut Option<ElasticState>,
+) -> (Measured, Vec<WorkerStats>) {
+    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
+    // rather than queueing gradient copies without limit.
+    let (tx, rx) = mpsc::sync_channel(256);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..ctx.cfg.threads)
+            .map(|id| {
+                let tx = tx.clone();
+                s.spawn(move || worker(id, tx))
+            })
+            .collect();
+        drop(tx);
+        ctx.start.wait();
+        let measured = coordinate(ctx, rx, snapshot, ev, initial_loss, interrupt, observer, el);
+        let stats = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect();
+        (measured, stats)
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_async<S: SharedParams>(
     ctx: &Ctx,
@@ -946,34 +980,16 @@ fn run_async<S: SharedParams>(
     observer: &mut dyn Observer,
     el: &mut Option<ElasticState>,
 ) -> (Measured, Vec<WorkerStats>, VectorStats) {
-    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
-    // rather than queueing gradient copies without limit.
-    let (tx, rx) = mpsc::sync_channel(256);
-    let (measured, stats) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..ctx.cfg.threads)
-            .map(|id| {
-                let tx = tx.clone();
-                s.spawn(move || async_worker(ctx, shared, id, tx))
-            })
-            .collect();
-        drop(tx);
-        ctx.start.wait();
-        let measured = coordinate(
-            ctx,
-            rx,
-            &|out| shared.snapshot(out),
-            ev,
-            initial_loss,
-            interrupt,
-            observer,
-            el,
-        );
-        let stats = handles
-            .into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect();
-        (measured, stats)
-    });
+    let (measured, stats) = run_workers(
+        ctx,
+        &|id, tx| async_worker(ctx, shared, id, tx),
+        &|out| shared.snapshot(out),
+        ev,
+        initial_loss,
+        interrupt,
+        observer,
+        el,
+    );
     (measured, stats, shared.vectors())
 }
 
@@ -996,35 +1012,18 @@ fn run_sync(
         step_done: Barrier::new(m),
         seq: std::sync::atomic::AtomicU64::new(0),
     };
-    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
-    // rather than queueing gradient copies without limit.
-    let (tx, rx) = mpsc::sync_channel(256);
-    let (measured, stats) = std::thread::scope(|s| {
-        let st = &st;
-        let handles: Vec<_> = (0..m)
-            .map(|id| {
-                let tx = (id == 0).then(|| tx.clone());
-                s.spawn(move || sync_worker(ctx, st, id, tx))
-            })
-            .collect();
-        drop(tx);
-        ctx.start.wait();
-        let measured = coordinate(
-            ctx,
-            rx,
-            &|out| st.snapshot(out),
-            ev,
-            initial_loss,
-            interrupt,
-            observer,
-            &mut None,
-        );
-        let stats = handles
-            .into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect();
-        (measured, stats)
-    });
+    // Only the leader reports updates; the other workers' senders are dropped at once.
+    let st = &st;
+    let (measured, stats) = run_workers(
+        ctx,
+        &|id, tx| sync_worker(ctx, st, id, (id == 0).then_some(tx)),
+        &|out| st.snapshot(out),
+        ev,
+        initial_loss,
+        interrupt,
+        observer,
+        &mut None,
+    );
     // θ, m gradient buffers and the averaging buffer.
     (
         measured,
