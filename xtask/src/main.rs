@@ -170,18 +170,26 @@ fn median_min_max(v: &mut [f64]) -> (f64, f64, f64) {
     (med, v[0], v[n - 1])
 }
 
-fn tt50(args: &[String]) -> ExitCode {
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(3);
-    let filter = value("--filter").unwrap_or_default();
+/// The value after `flag` in `args`.
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// Build the release `trainer` binary the experiments run.
+fn build_trainer() -> bool {
     let mut build = cargo();
     build.args(["build", "--release", "-p", "trainer", "--bin", "trainer"]);
-    if run(build, "build trainer") != ExitCode::SUCCESS {
+    run(build, "build trainer") == ExitCode::SUCCESS
+}
+
+fn tt50(args: &[String]) -> ExitCode {
+    let value = |flag: &str| flag_value(args, flag);
+    let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let filter = value("--filter").unwrap_or_default();
+    if !build_trainer() {
         return ExitCode::FAILURE;
     }
     let bin = std::path::Path::new("target/release/trainer");
@@ -288,19 +296,12 @@ fn trainer_report(args: &[String], json: &std::path::Path) -> Option<serde_json:
 
 /// Table D.2: ELAsyncSGD (M = 8) against the best static m of a sweep, same wall-clock budget.
 fn d2(args: &[String]) -> ExitCode {
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |flag: &str| flag_value(args, flag);
     let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(3);
     let seconds: f64 = value("--seconds")
         .and_then(|v| v.parse().ok())
         .unwrap_or(6.0);
-    let mut build = cargo();
-    build.args(["build", "--release", "-p", "trainer", "--bin", "trainer"]);
-    if run(build, "build trainer") != ExitCode::SUCCESS {
+    if !build_trainer() {
         return ExitCode::FAILURE;
     }
     let out = std::path::Path::new("out/d2");
@@ -431,7 +432,7 @@ fn main() -> ExitCode {
         Some("tt50") => tt50(&args[1..]),
         Some("d2") => d2(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--quick] | loom [--preemptions N] | miri | tt50 [--repeats N] [--filter S]");
+            eprintln!("usage: cargo xtask bench [--quick] | loom [--preemptions N] | miri | tt50 [--repeats N] [--filter S] | d2 [--repeats N] [--seconds S]");
             ExitCode::from(2)
         }
     }

@@ -5,15 +5,15 @@
 //! read-modify-writes of one component may lose an update), without a data race in Rust's sense.
 //! The total order used for staleness is the one of §B.2: a global update counter.
 
+use crate::copies::CopyCount;
 use crate::{ParamWorker, PvecError, SharedParams, Update, VectorStats};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 pub struct Hogwild {
     theta: Box<[AtomicU32]>,
     /// Updates applied so far.
     counter: AtomicU64,
-    workers: AtomicUsize,
-    peak_workers: AtomicUsize,
+    copies: CopyCount,
 }
 
 impl Hogwild {
@@ -24,8 +24,7 @@ impl Hogwild {
                 .map(|v| AtomicU32::new(v.to_bits()))
                 .collect(),
             counter: AtomicU64::new(0),
-            workers: AtomicUsize::new(0),
-            peak_workers: AtomicUsize::new(0),
+            copies: CopyCount::default(),
         }
     }
 
@@ -44,7 +43,7 @@ pub struct HogwildWorker<'a> {
 
 impl Drop for HogwildWorker<'_> {
     fn drop(&mut self) {
-        self.shared.workers.fetch_sub(1, Relaxed);
+        self.shared.copies.remove();
     }
 }
 
@@ -52,8 +51,7 @@ impl SharedParams for Hogwild {
     type Worker<'a> = HogwildWorker<'a>;
 
     fn worker(&self) -> Result<HogwildWorker<'_>, PvecError> {
-        let n = self.workers.fetch_add(1, Relaxed) + 1;
-        self.peak_workers.fetch_max(n, Relaxed);
+        self.copies.add();
         Ok(HogwildWorker {
             shared: self,
             local: vec![0.0; self.theta.len()],
@@ -75,10 +73,7 @@ impl SharedParams for Hogwild {
     }
 
     fn vectors(&self) -> VectorStats {
-        VectorStats {
-            live: 1 + self.workers.load(Relaxed),
-            peak: 1 + self.peak_workers.load(Relaxed),
-        }
+        self.copies.stats()
     }
 }
 

@@ -41,6 +41,7 @@
 //! assert_eq!(shared.seq(), 200);
 //! ```
 
+mod copies;
 mod hogwild;
 pub mod kernels;
 mod leashed;

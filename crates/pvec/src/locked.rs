@@ -1,8 +1,8 @@
 //! Lock-based AsyncSGD (Alg. B.2): consistent reads and updates under one mutex.
 
+use crate::copies::CopyCount;
 use crate::{kernels, ParamWorker, PvecError, SharedParams, Update, VectorStats};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct State {
     theta: Vec<f32>,
@@ -14,8 +14,7 @@ struct State {
 pub struct Locked {
     state: Mutex<State>,
     dim: usize,
-    workers: AtomicUsize,
-    peak_workers: AtomicUsize,
+    copies: CopyCount,
 }
 
 impl Locked {
@@ -27,8 +26,7 @@ impl Locked {
                 seq: 0,
             }),
             dim,
-            workers: AtomicUsize::new(0),
-            peak_workers: AtomicUsize::new(0),
+            copies: CopyCount::default(),
         }
     }
 }
@@ -41,7 +39,7 @@ pub struct LockedWorker<'a> {
 
 impl Drop for LockedWorker<'_> {
     fn drop(&mut self) {
-        self.shared.workers.fetch_sub(1, Ordering::Relaxed);
+        self.shared.copies.remove();
     }
 }
 
@@ -49,8 +47,7 @@ impl SharedParams for Locked {
     type Worker<'a> = LockedWorker<'a>;
 
     fn worker(&self) -> Result<LockedWorker<'_>, PvecError> {
-        let n = self.workers.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak_workers.fetch_max(n, Ordering::Relaxed);
+        self.copies.add();
         Ok(LockedWorker {
             shared: self,
             local: vec![0.0; self.dim],
@@ -72,10 +69,7 @@ impl SharedParams for Locked {
     }
 
     fn vectors(&self) -> VectorStats {
-        VectorStats {
-            live: 1 + self.workers.load(Ordering::Relaxed),
-            peak: 1 + self.peak_workers.load(Ordering::Relaxed),
-        }
+        self.copies.stats()
     }
 }
 
