@@ -173,3 +173,24 @@ fn ctrl_c_stops_the_run_and_writes_the_report() {
     assert!(plots.join("loss.png").exists() && plots.join("staleness.svg").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    // `trainer staleness fit FILE | head -1`: the reader goes away before the output is written.
+    let dir = tmp("pipe");
+    let hist = dir.join("h.json");
+    let counts: Vec<String> = (0..60).map(|t| (1000 / (t + 1)).to_string()).collect();
+    std::fs::write(&hist, format!("{{\"counts\": [{}]}}", counts.join(","))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["staleness", "fit", "--json"])
+        .arg(&hist)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // close the read end: every write gets EPIPE
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+}

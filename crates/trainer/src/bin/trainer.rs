@@ -254,6 +254,19 @@ mod trainer_cli {
     }
 }
 
+/// `println!` that survives a closed pipe (`trainer staleness fit r.json | head`): stdout errors
+/// are reported once on stderr, a broken pipe silently ends the output; never a panic.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("trainer: cannot write to stdout: {e}");
+            }
+        }
+    }};
+}
+
 fn build_config(a: &TrainArgs) -> Config {
     let mut c = Config::default();
     if a.preset == Preset::Thesis {
@@ -345,7 +358,7 @@ impl Observer for Display {
                 p.epochs, p.total_epochs, p.updates, p.updates_per_second, p.trailing_loss
             ));
         } else if self.plain && p.seconds - self.last_line >= 5.0 {
-            eprintln!(
+            eout!(
                 "[{:7.1}s] epoch {:.2}/{}  updates {}  {:.0} upd/s  mini-batch loss {:.4}",
                 p.seconds,
                 p.epochs,
@@ -362,7 +375,7 @@ impl Observer for Display {
         let line = format!("[{:7.1}s] eval: train-subset loss {:.4}  test loss {:.4}  test accuracy {:.2}%  ({} updates)", e.seconds, e.train_loss, e.test_loss, 100.0 * e.test_accuracy, e.updates);
         match &self.bar {
             Some(bar) => bar.println(line),
-            None if self.plain => eprintln!("{line}"),
+            None if self.plain => eout!("{line}"),
             None => {}
         }
     }
@@ -378,7 +391,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("trainer: error: {e}");
+            eout!("trainer: error: {e}");
             ExitCode::from(2)
         }
     }
@@ -407,7 +420,7 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     let terminal = std::io::stderr().is_terminal();
     if !a.quiet {
-        eprintln!(
+        eout!(
             "trainer: {} with m = {}, {} (d = {}), b = {}, η0 = {}, policy {:?}, {} epochs on {} ({} train / {} test)",
             config.algorithm,
             config.threads,
@@ -425,7 +438,7 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .map(|n| n.get())
             .unwrap_or(1);
         if config.threads > cores {
-            eprintln!(
+            eout!(
                 "trainer: note: {} threads on {cores} cores: the run is oversubscribed",
                 config.threads
             );
@@ -476,7 +489,7 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
     let f = &r.final_eval;
-    println!(
+    out!(
         "outcome          {:?}{}",
         r.outcome,
         r.crash
@@ -484,8 +497,8 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
             .map(|c| format!(" ({c})"))
             .unwrap_or_default()
     );
-    println!("run              {} m={} {} b={} η0={} · {:.2} epochs · {} updates ({} applied) in {:.2}s · {:.0} updates/s", r.config.algorithm, r.config.threads, r.network.arch, r.config.batch, r.config.eta, r.epochs, r.updates.total, r.updates.applied, r.seconds, r.updates.per_second);
-    println!("loss             initial {:.4} → final {:.4} ({:.1}% of initial) · test loss {:.4} · test accuracy {:.2}%", r.initial_loss, f.train_loss, 100.0 * f.train_loss / r.initial_loss, f.test_loss, 100.0 * f.test_accuracy);
+    out!("run              {} m={} {} b={} η0={} · {:.2} epochs · {} updates ({} applied) in {:.2}s · {:.0} updates/s", r.config.algorithm, r.config.threads, r.network.arch, r.config.batch, r.config.eta, r.epochs, r.updates.total, r.updates.applied, r.seconds, r.updates.per_second);
+    out!("loss             initial {:.4} → final {:.4} ({:.1}% of initial) · test loss {:.4} · test accuracy {:.2}%", r.initial_loss, f.train_loss, 100.0 * f.train_loss / r.initial_loss, f.test_loss, 100.0 * f.test_accuracy);
     let eps: Vec<String> = r
         .eps
         .iter()
@@ -494,16 +507,16 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
             _ => format!("{}%: –", e.fraction * 100.0),
         })
         .collect();
-    println!("ε-times          {}", eps.join(" · "));
-    println!(
+    out!("ε-times          {}", eps.join(" · "));
+    out!(
         "staleness τ      mean {:.2} · p50 {} · p90 {} · p99 {} · attempts mean {:.2}",
         r.staleness.mean, r.staleness.p50, r.staleness.p90, r.staleness.p99, r.attempts.mean
     );
-    println!(
+    out!(
         "T_c / T_u        {:.3} ms / {:.1} µs (medians) · dropped {} · not published {}",
         r.tc_ms.p50, r.tu_us.p50, r.updates.dropped, r.updates.not_published
     );
-    println!(
+    out!(
         "memory           peak live vectors {} × {} KiB · peak RSS {}",
         r.memory.peak_live_vectors,
         r.memory.vector_bytes / 1024,
@@ -513,7 +526,7 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
             .unwrap_or_else(|| "n/a".into())
     );
     if let Some(e) = &r.elastic {
-        println!(
+        out!(
             "elastic          M = {} · mean m_E {:.2} · {:.1} worker-seconds · {} level changes",
             e.max_threads,
             e.mean_threads,
@@ -522,14 +535,14 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
         );
     }
     if let Some(a) = &r.ain {
-        println!(
+        out!(
             "AIN ‖ξ‖          mean {:.3e} · max {:.3e} over {} states · ≤ {} gradients retained",
             a.mean_norm, a.max_norm, a.measured, a.peak_retained
         );
     }
-    println!("report           {}", json.display());
+    out!("report           {}", json.display());
     if !plots.is_empty() {
-        println!(
+        out!(
             "plots            {}",
             plots
                 .iter()
@@ -581,7 +594,7 @@ fn stepsize_cmd(s: &trainer_cli::StepsizeArgs) -> Result<ExitCode, Box<dyn std::
         "factors": a.factors_now(),
         "mean_factor": counts.as_ref().map(|c| a.mean_factor(c)),
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -609,7 +622,7 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
             .collect::<Vec<_>>()
     };
     if std::io::stdout().is_terminal() && !json {
-        println!(
+        out!(
             "{} updates, mean τ {:.3}, variance {:.3}, mode {}",
             counts.total(),
             counts.mean(),
@@ -624,12 +637,12 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
                 .join(" ")
         };
         let table = |title: &str, rows: &[trainer::report::ModelFit]| {
-            println!(
+            out!(
                 "{:<10} {:<34} {:>14} {:>16}",
                 "family", title, "Bhattacharyya", "log-likelihood"
             );
             for f in rows {
-                println!(
+                out!(
                     "{:<10} {:<34} {:>14.6} {:>16.2}",
                     f.family,
                     params(f),
@@ -644,7 +657,7 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
         );
         table("parameters (max. likelihood)", &fits(&r.by_likelihood));
         if let Some(f) = fits(r.cmp_a13.as_slice()).first() {
-            println!(
+            out!(
                 "{:<10} {:<34} {:>14.6} {:>16.2}   ({})",
                 "cmp A.13",
                 params(f),
@@ -660,7 +673,7 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
             "by_likelihood": fits(&r.by_likelihood),
             "cmp_a13": fits(r.cmp_a13.as_slice()).first(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(ExitCode::SUCCESS)
 }
