@@ -46,7 +46,7 @@ pub fn run(quick: bool, target: &Path) -> Option<Section> {
             "--warm-up-time",
             "0.2",
             "--measurement-time",
-            "0.6",
+            "0.5",
             "--sample-size",
             "10",
         ]);
@@ -105,7 +105,7 @@ pub fn run(quick: bool, target: &Path) -> Option<Section> {
          `gradient/*` and `matmul/*` the elements are FLOPs, i.e. GFLOP/s). Single-threaded unless the name says m.\n\n\
          | bench | median | 95 % CI | throughput |\n|---|---|---|---|\n",
         shown.replace('"', ""),
-        if quick { "quick: 0.2 s warm-up, 0.6 s measurement, 10 samples" } else { "criterion defaults" }
+        if quick { "quick: 0.2 s warm-up, 0.5 s measurement, 10 samples" } else { "criterion defaults" }
     );
     for (_, row) in &rows {
         let _ = writeln!(md, "{row}");

@@ -855,7 +855,7 @@ pub fn c2(r: &mut Runner, img: &Path) -> Section {
 pub fn d2(r: &mut Runner, img: &Path) -> Section {
     let quick = r.opts.quick;
     let (statics, big_m, seconds): (Vec<usize>, usize, &str) = if quick {
-        (vec![1, 2, 4], 4, "3")
+        (vec![1, 2, 4], 4, "2")
     } else {
         (vec![1, 2, 4, 8], 8, "8")
     };

@@ -130,13 +130,7 @@ const EXPERIMENTS: &[&str] = &["tt50", "s1", "s2", "a1", "c2", "d2", "criterion"
 fn bench(args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");
     let repeats = match flag_value(args, "--repeats").map(|v| v.parse::<usize>()) {
-        None => {
-            if quick {
-                3
-            } else {
-                5
-            }
-        }
+        None => 3,
         Some(Ok(n)) if n >= 1 => n,
         _ => {
             eprintln!("xtask: --repeats needs a positive number");

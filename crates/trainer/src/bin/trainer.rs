@@ -358,7 +358,7 @@ impl Observer for Display {
                 p.epochs, p.total_epochs, p.updates, p.updates_per_second, p.trailing_loss
             ));
         } else if self.plain && p.seconds - self.last_line >= 5.0 {
-            eout!(
+            eprintln!(
                 "[{:7.1}s] epoch {:.2}/{}  updates {}  {:.0} upd/s  mini-batch loss {:.4}",
                 p.seconds,
                 p.epochs,
@@ -375,7 +375,7 @@ impl Observer for Display {
         let line = format!("[{:7.1}s] eval: train-subset loss {:.4}  test loss {:.4}  test accuracy {:.2}%  ({} updates)", e.seconds, e.train_loss, e.test_loss, 100.0 * e.test_accuracy, e.updates);
         match &self.bar {
             Some(bar) => bar.println(line),
-            None if self.plain => eout!("{line}"),
+            None if self.plain => eprintln!("{line}"),
             None => {}
         }
     }
@@ -391,7 +391,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eout!("trainer: error: {e}");
+            eprintln!("trainer: error: {e}");
             ExitCode::from(2)
         }
     }
@@ -420,7 +420,7 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     let terminal = std::io::stderr().is_terminal();
     if !a.quiet {
-        eout!(
+        eprintln!(
             "trainer: {} with m = {}, {} (d = {}), b = {}, η0 = {}, policy {:?}, {} epochs on {} ({} train / {} test)",
             config.algorithm,
             config.threads,
@@ -438,7 +438,7 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             .map(|n| n.get())
             .unwrap_or(1);
         if config.threads > cores {
-            eout!(
+            eprintln!(
                 "trainer: note: {} threads on {cores} cores: the run is oversubscribed",
                 config.threads
             );
@@ -510,11 +510,18 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
     out!("ε-times          {}", eps.join(" · "));
     out!(
         "staleness τ      mean {:.2} · p50 {} · p90 {} · p99 {} · attempts mean {:.2}",
-        r.staleness.mean, r.staleness.p50, r.staleness.p90, r.staleness.p99, r.attempts.mean
+        r.staleness.mean,
+        r.staleness.p50,
+        r.staleness.p90,
+        r.staleness.p99,
+        r.attempts.mean
     );
     out!(
         "T_c / T_u        {:.3} ms / {:.1} µs (medians) · dropped {} · not published {}",
-        r.tc_ms.p50, r.tu_us.p50, r.updates.dropped, r.updates.not_published
+        r.tc_ms.p50,
+        r.tu_us.p50,
+        r.updates.dropped,
+        r.updates.not_published
     );
     out!(
         "memory           peak live vectors {} × {} KiB · peak RSS {}",
@@ -537,7 +544,10 @@ fn print_summary(r: &Report, json: &std::path::Path, plots: &[PathBuf]) {
     if let Some(a) = &r.ain {
         out!(
             "AIN ‖ξ‖          mean {:.3e} · max {:.3e} over {} states · ≤ {} gradients retained",
-            a.mean_norm, a.max_norm, a.measured, a.peak_retained
+            a.mean_norm,
+            a.max_norm,
+            a.measured,
+            a.peak_retained
         );
     }
     out!("report           {}", json.display());
@@ -639,7 +649,10 @@ fn staleness_cmd(s: &trainer_cli::StalenessArgs) -> Result<ExitCode, Box<dyn std
         let table = |title: &str, rows: &[trainer::report::ModelFit]| {
             out!(
                 "{:<10} {:<34} {:>14} {:>16}",
-                "family", title, "Bhattacharyya", "log-likelihood"
+                "family",
+                title,
+                "Bhattacharyya",
+                "log-likelihood"
             );
             for f in rows {
                 out!(
