@@ -238,6 +238,54 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
             failures(runs)
         );
     }
+    // What the thesis claims at high m: LSH converges faster than the baselines, and the
+    // persistence bound lowers staleness.
+    let m_max = *ms.last().unwrap_or(&1);
+    let at = |label: &str, path: &str| {
+        all.iter()
+            .find(|(l, m, _)| *l == label && *m == m_max)
+            .and_then(|(_, _, runs)| median(&values(runs, path)))
+    };
+    let best_of = |labels: &[&'static str]| {
+        labels
+            .iter()
+            .filter_map(|l| Some((at(l, "eps.0.seconds")?, *l)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    if let (Some((tb, lb)), Some((tl, ll))) = (
+        best_of(&["ASYNC", "HOG"]),
+        best_of(&["LSH_ps∞", "LSH_ps1", "LSH_ps0"]),
+    ) {
+        let _ = writeln!(
+            md,
+            "\n**At m = {m_max}:** the best Leashed-SGD variant ({ll}, {tl:.2} s) takes {:.2}× the time \
+             of the best baseline ({lb}, {tb:.2} s) to 50 % (thesis, Fig. B.3: Leashed-SGD faster at \
+             high m, where the baselines fail). {}",
+            tl / tb,
+            if tl < 0.95 * tb {
+                "Leashed-SGD is faster here."
+            } else if tl > 1.05 * tb {
+                "Leashed-SGD is slower here: not reproduced at this m."
+            } else {
+                "Within 5 %: no difference at this m on this machine."
+            }
+        );
+    }
+    if let (Some(inf), Some(zero)) = (
+        at("LSH_ps∞", "staleness.mean"),
+        at("LSH_ps0", "staleness.mean"),
+    ) {
+        let _ = writeln!(
+            md,
+            "Mean staleness at m = {m_max}: LSH_ps∞ {inf:.2}, LSH_ps0 {zero:.2} (thesis, Fig. B.7: the \
+             persistence bound lowers staleness){}.",
+            if zero < 0.95 * inf {
+                ""
+            } else {
+                "; not visible here"
+            }
+        );
+    }
     // Figures B.3 / B.4.
     let series = |metric: &dyn Fn(&[Option<Value>]) -> Option<f64>| -> Vec<Series> {
         ALGS_B
@@ -286,7 +334,6 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
         &mut md,
     );
     // Figure B.7: the staleness distributions at the largest m.
-    let m_max = *ms.last().unwrap_or(&1);
     let pmf_series: Vec<Series> = all
         .iter()
         .filter(|(_, m, _)| *m == m_max)
@@ -606,6 +653,37 @@ pub fn a1(r: &mut Runner, img: &Path) -> Section {
         }
         dist.push((label, *m, d));
     }
+    let best_counts = |fam: &str| {
+        dist.iter()
+            .filter(|(_, _, d)| {
+                d.iter()
+                    .filter(|x| !x.0.contains("A.13"))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .is_some_and(|x| x.0 == fam)
+            })
+            .count()
+    };
+    let a13_worse = dist
+        .iter()
+        .filter(|(_, _, d)| {
+            let get = |n: &str| d.iter().find(|x| x.0 == n).map(|x| x.1);
+            matches!((get("cmp (A.13)"), get("cmp")), (Some(a), Some(c)) if a > c)
+        })
+        .count();
+    let _ = writeln!(
+        md,
+        "\nBest model by D_B: CMP in {} of {} cells, Poisson in {}, geometric in {}, uniform in {} \
+         (thesis, Fig. A.2: CMP best, Poisson second). The A.13 restriction λ = m^ν fits worse than the \
+         free CMP fit in {a13_worse} of {} cells: our τ counts the updates published during a \
+         gradient, whose mode is below m (m − 1 while every worker has its own core), whereas \
+         λ = m^ν puts the CMP mode near m.",
+        best_counts("cmp"),
+        dist.len(),
+        best_counts("poisson"),
+        best_counts("geometric"),
+        best_counts("uniform"),
+        dist.len()
+    );
     md.push_str(
         "\nThe thesis' Table A.1 (its parameter-server AsyncSGD, 2–32 workers), for comparison:\n\n\
          | τ model | m = 2 | 4 | 8 | 16 |\n|---|---|---|---|---|\n\
@@ -825,6 +903,44 @@ pub fn c2(r: &mut Runner, img: &Path) -> Section {
             }
         }
     }
+    for (ei, e) in eps.iter().enumerate() {
+        let path = format!("eps.{ei}.seconds");
+        // Per cell: median times of (d), (a), (b), (c) when all four reached ε.
+        let ratios: Vec<[f64; 4]> = results
+            .iter()
+            .filter_map(|(_, _, per, _)| {
+                let t = |i: usize| median(&values(&per[i], &path));
+                let (d, a, b, c) = (t(0)?, t(1)?, t(2)?, t(3)?);
+                Some([d / a, d / c, c / a, d / b])
+            })
+            .collect();
+        let pct = e.parse::<f64>().unwrap_or(0.0) * 100.0;
+        if ratios.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n**Decomposition at ε = {pct} %:** no cell where (a)–(d) all reached ε."
+            );
+            continue;
+        }
+        let gm =
+            |k: usize| (ratios.iter().map(|r| r[k].ln()).sum::<f64>() / ratios.len() as f64).exp();
+        let (total, magnitude, adaptation, exact) = (gm(0), gm(1), gm(2), gm(3));
+        let verdict = if adaptation > 1.05 {
+            "adaptation adds a speed-up beyond the larger mean step"
+        } else if adaptation < 0.95 {
+            "at equal magnitude the TAIL-τ shape is slower than a constant step: the speed-up is the larger mean step"
+        } else {
+            "at equal magnitude TAIL-τ and a constant step are within 5 %: the speed-up is the larger mean step, not adaptation"
+        };
+        let _ = writeln!(
+            md,
+            "\n**Decomposition at ε = {pct} %** (geometric means over the {} cells where (a)–(d) all \
+             reached ε): (a) over (d) ×{total:.2}; (c), a constant step of (a)'s mean size, over (d) \
+             ×{magnitude:.2}; adaptation at equal magnitude, (c)/(a), ×{adaptation:.2}; the exactly \
+             mean-preserving (b) over (d) ×{exact:.2}. So {verdict}.",
+            ratios.len()
+        );
+    }
     let cells: Vec<String> = results
         .iter()
         .enumerate()
@@ -861,15 +977,19 @@ pub fn d2(r: &mut Runner, img: &Path) -> Section {
     };
     let mut md = format!(
         "## Table D.2: ELAsyncSGD against the best static parallelism\n\n\
-         MLP 3×128, default preset (η = 0.05, b = 64, ε judged on a 10,000-sample evaluation subset every 0.1 s), every run {seconds} s of \
+         MLP 3×128, thesis preset (b = 512, η = 0.005, ε by the trailing mean of 10 mini-batch \
+         losses, so ε-times are per update; with our default preset both targets fall within the \
+         first 0.1 s and cannot separate the runs), every run {seconds} s of \
          wall clock; static m ∈ {statics:?} (with exact AIN measurement) and ELAsyncSGD with \
          M = {big_m}. Best static m = smallest median time to 15 %. Worker-seconds = Σ over time \
-         of active workers (static: m × run time). Medians over the runs.{}\n\n\
-         | algorithm | run | time to 50 % | time to 15 % | final loss | mean ‖ξ‖ | worker-seconds | vs best static |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         of active workers (static: m × run time). Medians over the runs.{}\n",
         oversubscription_note(&[big_m])
     );
     for alg in ["async", "hogwild"] {
+        md.push_str(
+            "\n| algorithm | run | time to 50 % | time to 15 % | final loss | mean ‖ξ‖ | worker-seconds | vs best static |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
         let mut cells: Vec<(String, Vec<String>)> = statics
             .iter()
             .map(|m| {
@@ -886,6 +1006,10 @@ pub fn d2(r: &mut Runner, img: &Path) -> Section {
         let mut rows = Vec::new();
         for (label, extra) in &cells {
             let mut args = s(&[
+                "--preset",
+                "thesis",
+                "--batch",
+                "512",
                 "--algorithm",
                 alg,
                 "--epochs",
@@ -894,8 +1018,6 @@ pub fn d2(r: &mut Runner, img: &Path) -> Section {
                 seconds,
                 "--eps",
                 "0.5,0.15",
-                "--eval-every",
-                "0.1",
             ]);
             args.extend(extra.iter().cloned());
             let runs = r.cell("d2", &format!("{alg} {label}"), &args);
@@ -970,6 +1092,43 @@ pub fn d2(r: &mut Runner, img: &Path) -> Section {
                 }
             );
         }
+        // Static runs within 10 % of the best time to 15 % are ties on this noisy machine: the
+        // fair yardstick for resources is the cheapest of them.
+        let elastic = rows.iter().find(|r| r.0.starts_with("ELAsyncSGD"));
+        let cheapest = best.as_ref().and_then(|b| {
+            rows.iter()
+                .filter(|r| r.0.starts_with("static"))
+                .filter(|r| r.2.is_some_and(|t| t <= 1.1 * b.2.unwrap_or(f64::INFINITY)))
+                .min_by(|x, y| {
+                    x.5.unwrap_or(f64::INFINITY)
+                        .total_cmp(&y.5.unwrap_or(f64::INFINITY))
+                })
+        });
+        let _ = match (elastic, &best, cheapest) {
+            (Some(e), Some(b), Some(c)) => match (e.5, b.5, c.5, e.2, b.2) {
+                (Some(w), Some(bw), Some(cw), Some(t), Some(bt)) => writeln!(
+                    md,
+                    "\n**{alg}:** ELAsyncSGD used {:+.0} % worker-seconds of the best static run ({}) and \
+                     {:+.0} % of the cheapest static run within 10 % of its time ({}), and reached 15 % \
+                     in {:.2}× the best static time (thesis: {} worker-seconds at a similar time). {}",
+                    100.0 * (w / bw - 1.0),
+                    b.0,
+                    100.0 * (w / cw - 1.0),
+                    c.0,
+                    t / bt,
+                    if alg == "async" { "−27.7 %" } else { "−31 %" },
+                    if w < 0.95 * cw && t <= 1.1 * bt {
+                        "The direction reproduces: fewer resources at about the same time."
+                    } else if w <= 1.05 * cw && t <= 1.1 * bt {
+                        "A tie with the cheapest equally fast static m: no saving here."
+                    } else {
+                        "Does not reproduce here."
+                    }
+                ),
+                _ => writeln!(md, "\n**{alg}:** ELAsyncSGD did not reach 15 % in the median run."),
+            },
+            _ => writeln!(md, "\n**{alg}:** no static run reached 15 %; nothing to compare."),
+        };
     }
     md.push_str(
         "\nThe thesis' Table D.2 (MLP, MNIST, 36 cores): lock-based 50 % in 9 s (best static 9 s), \

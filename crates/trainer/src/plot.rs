@@ -382,6 +382,24 @@ pub struct Chart {
     pub log_y: bool,
 }
 
+/// A short axis label: 3 significant digits, no float noise ("0.3", not "0.30000000001").
+fn compact(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        return format!("{v:.1e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -478,6 +496,10 @@ impl Chart {
         c.configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
+            .x_labels(10)
+            .y_labels(10)
+            .x_label_formatter(&|v: &f64| compact(*v))
+            .y_label_formatter(&|v: &f64| compact(*v))
             .draw()?;
         let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
         for (i, s) in self.series.iter().enumerate() {
@@ -538,6 +560,11 @@ mod chart_tests {
         assert!(svg.contains("alpha-line") && svg.contains("beta-line"));
         assert!(!dir.join(".c.svg.tmp").exists());
         // Nothing drawable is not an error: an empty frame.
+        assert_eq!(compact(0.30000000001), "0.3");
+        assert_eq!(compact(2.0), "2");
+        assert_eq!(compact(12.5), "12.5");
+        assert_eq!(compact(0.0125), "0.0125");
+        assert_eq!(compact(2.5e-5), "2.5e-5");
         let empty = Chart::default();
         empty.write(&dir.join("e.svg")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
