@@ -159,11 +159,15 @@ fn bench(args: &[String]) -> ExitCode {
             eprintln!("xtask: unknown bench option `{}`", args[i]);
             return ExitCode::from(2);
         }
-        i += if matches!(args[i].as_str(), "--filter" | "--repeats") {
-            2
+        if matches!(args[i].as_str(), "--filter" | "--repeats") {
+            if args.get(i + 1).is_none_or(|v| v.starts_with("--")) {
+                eprintln!("xtask: {} needs a value", args[i]);
+                return ExitCode::from(2);
+            }
+            i += 2;
         } else {
-            1
-        };
+            i += 1;
+        }
     }
     let opts = suite::Opts {
         quick,
