@@ -685,7 +685,7 @@ pub fn a1(r: &mut Runner, img: &Path) -> Section {
         dist.len()
     );
     md.push_str(
-        "\nThe thesis' Table A.1 (its parameter-server AsyncSGD, 2–32 workers), for comparison:\n\n\
+        "\nThe thesis' Table A.1 (Ch. A's AsyncSGD runs, 2–32 workers), for comparison:\n\n\
          | τ model | m = 2 | 4 | 8 | 16 |\n|---|---|---|---|---|\n\
          | p (Geom) | 0.34 | 0.21 | 0.12 | 0.06 |\n| τ̂ (Unif) | 2 | 5 | 11 | 22 |\n\
          | λ (Pois) | 2.0 | 4.0 | 8.0 | 16.0 |\n| ν (CMP) | 6.28 | 5.26 | 4.18 | 3.48 |\n",
