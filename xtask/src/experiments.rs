@@ -1,7 +1,9 @@
 //! The experiments of `cargo xtask bench`, each a small table of cells scaled to this machine,
 //! writing one section of the report and its figures under `docs/img/`.
 
-use crate::suite::{failures, median, merged_staleness, mmm, num, values, Runner, Section};
+use crate::suite::{
+    failures, median, median_by, merged_staleness, mmm, num, opt, values, Runner, Section,
+};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -199,6 +201,11 @@ fn s1_runs(r: &mut Runner) -> Vec<(&'static str, usize, Vec<Option<Value>>)> {
     out
 }
 
+/// Wall-clock milliseconds per update, all threads together.
+fn ms_per_update(v: &Value) -> Option<f64> {
+    Some(1e3 * num(v, "seconds")? / num(v, "updates.total")?)
+}
+
 /// Mean threads inside the update (Little's law): calls × mean update time / wall time.
 fn occupancy(v: &Value) -> Option<f64> {
     Some(num(v, "updates.total")? * num(v, "tu_us.mean")? * 1e-6 / num(v, "seconds")?)
@@ -217,20 +224,13 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
         oversubscription_note(&ms)
     );
     for (label, m, runs) in &all {
-        let per_update: Vec<f64> = runs
-            .iter()
-            .flatten()
-            .filter_map(|v| Some(1e3 * num(v, "seconds")? / num(v, "updates.total")?))
-            .collect();
-        let f = |p: &str, d: usize| {
-            median(&values(runs, p)).map_or("–".into(), |x| format!("{x:.d$}"))
-        };
+        let f = |p: &str, d: usize| opt(median(&values(runs, p)), d);
         let _ = writeln!(
             md,
             "| {label} | {m} | {} | {} | {} | {} | {} | {} | {} | {} |",
             mmm(runs, "eps.0.seconds", " s", 2),
             f("eps.0.updates", 0),
-            median(&per_update).map_or("–".into(), |x| format!("{x:.2}")),
+            opt(median_by(runs, ms_per_update), 2),
             f("tc_ms.mean", 2),
             f("tu_us.mean", 0),
             f("staleness.mean", 2),
@@ -320,14 +320,7 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
             title: "S1: wall time per update (median), MLP b=512".into(),
             x_label: "threads m".into(),
             y_label: "ms per update".into(),
-            series: series(&|runs| {
-                let v: Vec<f64> = runs
-                    .iter()
-                    .flatten()
-                    .filter_map(|v| Some(1e3 * num(v, "seconds")? / num(v, "updates.total")?))
-                    .collect();
-                median(&v)
-            }),
+            series: series(&|runs| median_by(runs, ms_per_update)),
             log_x: false,
             log_y: true,
         },
@@ -380,30 +373,14 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
             continue;
         };
         let tc1 = median(&values(base, "tc_ms.mean"));
-        let tu1 = median(
-            &base
-                .iter()
-                .flatten()
-                .filter_map(|v| Some(num(v, "tu_us.mean")? / num(v, "attempts.mean")?.max(1.0)))
-                .collect::<Vec<_>>(),
-        );
+        let tu1 = median_by(base, |v| {
+            Some(num(v, "tu_us.mean")? / num(v, "attempts.mean")?.max(1.0))
+        });
         for (_, m, runs) in all.iter().filter(|(l, m, _)| *l == label && *m > 1) {
-            let gamma = median(
-                &runs
-                    .iter()
-                    .flatten()
-                    .filter_map(|v| {
-                        Some(num(v, "updates.not_published")? / num(v, "updates.applied")?.max(1.0))
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            let occ = median(
-                &runs
-                    .iter()
-                    .flatten()
-                    .filter_map(occupancy)
-                    .collect::<Vec<_>>(),
-            );
+            let gamma = median_by(runs, |v| {
+                Some(num(v, "updates.not_published")? / num(v, "updates.applied")?.max(1.0))
+            });
+            let occ = median_by(runs, occupancy);
             let pred = match (tc1, tu1, gamma) {
                 (Some(tc), Some(tu), Some(g)) => Some(
                     staleness::Contention {
@@ -415,7 +392,7 @@ pub fn s1(r: &mut Runner, img: &Path) -> Section {
                 ),
                 _ => None,
             };
-            let f = |x: Option<f64>, d: usize| x.map_or("–".into(), |x| format!("{x:.d$}"));
+            let f = opt;
             let _ = writeln!(
                 md,
                 "| {label} | {m} | {} | {} | {} | {} | {} | {} | {} |",
@@ -512,9 +489,7 @@ pub fn s2(r: &mut Runner, img: &Path) -> Section {
                         mmm(&runs, &format!("eps.{i}.seconds"), " s", 2)
                     );
                 }
-                let f = |p: &str, d: usize| {
-                    median(&values(&runs, p)).map_or("–".into(), |x| format!("{x:.d$}"))
-                };
+                let f = |p: &str, d: usize| opt(median(&values(&runs, p)), d);
                 let _ = writeln!(
                     md,
                     " {} | {} | {} |",
@@ -1031,21 +1006,17 @@ pub fn d2(r: &mut Runner, img: &Path) -> Section {
                 v.sort_by(f64::total_cmp);
                 v.get(v.len() / 2).copied()
             };
-            let ws: Vec<f64> = runs
-                .iter()
-                .flatten()
-                .filter_map(|v| {
-                    num(v, "elastic.worker_seconds")
-                        .or_else(|| Some(num(v, "config.threads")? * num(v, "seconds")?))
-                })
-                .collect();
+            let ws = median_by(&runs, |v| {
+                num(v, "elastic.worker_seconds")
+                    .or_else(|| Some(num(v, "config.threads")? * num(v, "seconds")?))
+            });
             rows.push((
                 label.clone(),
                 t(0),
                 t(1),
                 median(&values(&runs, "final.train_loss")),
                 median(&values(&runs, "ain.mean_norm")),
-                median(&ws),
+                ws,
                 failures(&runs),
             ));
         }

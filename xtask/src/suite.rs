@@ -229,6 +229,16 @@ pub fn median(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| median_min_max(&mut v).0)
 }
 
+/// The median over the runs of a value derived from each report (runs without it are skipped).
+pub fn median_by(runs: &[Option<Value>], f: impl Fn(&Value) -> Option<f64>) -> Option<f64> {
+    median(&runs.iter().flatten().filter_map(f).collect::<Vec<_>>())
+}
+
+/// `x` with `d` decimals, or "–".
+pub fn opt(x: Option<f64>, d: usize) -> String {
+    x.map_or("–".into(), |x| format!("{x:.d$}"))
+}
+
 /// The values at `path` over the runs that have one.
 pub fn values(runs: &[Option<Value>], path: &str) -> Vec<f64> {
     runs.iter()
