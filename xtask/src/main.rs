@@ -10,8 +10,9 @@
 //!   (`--fresh` ignores the cache). `--quick` scales every experiment down (< 10 min on 2 cores).
 //! - `cargo xtask loom [--preemptions N]`: model-check `pvec`'s Leashed-SGD publish loop with loom
 //!   (its own target dir, since `--cfg loom` rebuilds everything).
-//! - `cargo xtask miri`: run `pvec`'s tests under miri (nightly; installs the component if missing;
-//!   exits 3 if it cannot, 1 if a test fails).
+//! - `cargo xtask miri`: run `pvec`'s tests and `nn`'s packed-GEMM tests (with AVX-512 enabled)
+//!   under miri (nightly; installs the component if missing; exits 3 if it cannot, 1 if a test
+//!   fails).
 
 mod criterion;
 mod experiments;
@@ -114,7 +115,27 @@ fn miri() -> ExitCode {
         "--target-dir",
         "target/miri",
     ]);
-    run(cmd, "miri")
+    let pvec = run(cmd, "miri (pvec)");
+    if pvec != ExitCode::SUCCESS {
+        return pvec;
+    }
+    // nn's own GEMM kernels, built with AVX-512 enabled so that miri (which answers feature
+    // detection from the compile-time features) runs the intrinsics paths as well as the
+    // portable ones. Own target dir: the flags differ from pvec's build.
+    let mut cmd = Command::new("cargo");
+    cmd.env("RUSTFLAGS", "-C target-feature=+avx512f,+avx2,+fma")
+        .args([
+            "+nightly",
+            "miri",
+            "test",
+            "-p",
+            "nn",
+            "--test",
+            "packed",
+            "--target-dir",
+            "target/miri-nn",
+        ]);
+    run(cmd, "miri (nn packed GEMM, AVX-512 + portable kernels)")
 }
 
 /// The value after `flag` in `args`.

@@ -30,7 +30,7 @@ fn bench_net(c: &mut Criterion, name: &str, net: Network, batch: usize, backends
 }
 
 fn gradients(c: &mut Criterion) {
-    let all = [Backend::Gemm, Backend::MatrixMultiply];
+    let all = [Backend::Packed, Backend::Gemm, Backend::MatrixMultiply];
     let m = arch::MNIST_INPUT;
     bench_net(
         c,

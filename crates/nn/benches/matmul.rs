@@ -5,6 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nn::matmul::{sgemm, Backend, View};
+use nn::packed::Workspace;
 use std::hint::black_box;
 
 fn shapes(c: &mut Criterion) {
@@ -14,6 +15,13 @@ fn shapes(c: &mut Criterion) {
         ("fwd_512x128x128", 512, 128, 128, false, false),
         ("dW_784x128_k512", 784, 128, 512, true, false),
         ("dX_512x128x128", 512, 128, 128, false, true),
+        // LeNet-5's convolutions at batch 128 (one im2col chunk): conv1 forward and weight
+        // gradient, conv2 forward, weight gradient and patch gradient (Wᵀ·dY).
+        ("lenet_c1_fwd_6x5184x25", 6, 5184, 25, false, false),
+        ("lenet_c1_dW_6x25_k5184", 6, 25, 5184, false, true),
+        ("lenet_c2_fwd_16x832x150", 16, 832, 150, false, false),
+        ("lenet_c2_dW_16x150_k832", 16, 150, 832, false, true),
+        ("lenet_c2_dcol_150x832x16", 150, 832, 16, true, false),
         // A large square product: the attainable single-core SGEMM peak of this CPU.
         ("square_1024", 1024, 1024, 1024, false, false),
     ];
@@ -33,10 +41,12 @@ fn shapes(c: &mut Criterion) {
         let mut out = vec![0.0f32; m * n];
         let mut g = c.benchmark_group(format!("matmul/{name}"));
         g.throughput(Throughput::Elements(2 * (m * n * k) as u64));
-        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+        let mut ws = Workspace::new();
+        for be in [Backend::Packed, Backend::Gemm, Backend::MatrixMultiply] {
             g.bench_function(format!("{be:?}"), |bch| {
                 bch.iter(|| {
                     sgemm(
+                        &mut ws,
                         be,
                         &mut out,
                         View::row_major(m, n),

@@ -1,5 +1,5 @@
 //! Run many gradient steps of one architecture (for `perf record`):
-//! `cargo run --release -p nn --example profile_step -- cnn 512 200`
+//! `cargo run --release -p nn --example profile_step -- cnn 512 200 [packed|gemm|matrixmultiply]`
 use nn::{data, Arch, BatchBuf, BatchSampler, Init, Scale, Shuffle};
 use std::time::Instant;
 
@@ -12,9 +12,15 @@ fn main() {
         .expect("architecture");
     let batch: usize = a.next().map_or(512, |s| s.parse().expect("batch"));
     let steps: usize = a.next().map_or(100, |s| s.parse().expect("steps"));
+    let backend: nn::Backend = a
+        .next()
+        .map_or(nn::Backend::default(), |s| s.parse().expect("backend"));
     let (train, _) =
         data::load_mnist(&data::bundled_mnist_dir(), Scale::Unit).expect("bundled MNIST");
-    let net = arch.build(train.shape, 10).expect("network");
+    let net = arch
+        .build(train.shape, 10)
+        .expect("network")
+        .with_backend(backend);
     let theta = net.init_params(Init::He, 1);
     let mut sampler = BatchSampler::new(train.len(), batch, Shuffle::EveryEpoch, 1);
     let mut buf = BatchBuf::default();
@@ -27,7 +33,7 @@ fn main() {
     }
     let per = t.elapsed().as_secs_f64() / steps as f64;
     println!(
-        "{arch} b={batch}: {:.3} ms/step, {:.1} GFLOP/s",
+        "{arch} b={batch} {backend:?}: {:.3} ms/step, {:.1} GFLOP/s",
         per * 1e3,
         net.gradient_flops() as f64 * batch as f64 / per / 1e9
     );

@@ -384,7 +384,7 @@ pub fn parse_cifar10(
     images: &mut Vec<f32>,
     labels: &mut Vec<u8>,
 ) -> Result<(), Problem> {
-    if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
         return Err(Problem::BadRecordSize {
             len: bytes.len() as u64,
         });

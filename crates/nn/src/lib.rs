@@ -12,8 +12,9 @@
 //! 34,622; Fig. A.1 CIFAR CNN: 477,994). Data readers for IDX (MNIST, Fashion-MNIST) and CIFAR-10
 //! are in [`data`]; [`BatchSampler`] draws seeded mini-batches over shuffled epochs.
 //!
-//! Matrix products run on the calling thread only ([`matmul`]); with the `gemm` backend they use
-//! AVX-512 where the CPU has it.
+//! Matrix products run on the calling thread only ([`matmul`]); the default backend is our own
+//! [`packed`] SGEMM, which uses AVX-512 where the CPU has it (AVX2+FMA or portable code
+//! otherwise) and keeps its packing buffer in the [`Scratch`].
 //!
 //! ```
 //! use nn::{arch, Init, Network, Shape, Batch};
@@ -38,6 +39,7 @@ pub mod arch;
 pub mod data;
 pub mod matmul;
 pub mod network;
+pub mod packed;
 pub mod reference;
 pub mod sampler;
 

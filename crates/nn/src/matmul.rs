@@ -1,14 +1,18 @@
 //! Single-threaded matrix multiplication behind one safe entry point, [`sgemm`].
 //!
-//! Two real backends, chosen by measurement (see `docs/nn.md`):
+//! Three real backends, compared by measurement (see `docs/nn.md`):
+//! - [`Backend::Packed`] (the default): our own kernels in [`crate::packed`], AVX-512 / AVX2+FMA /
+//!   portable by run-time detection, with the packing buffer in a caller-owned
+//!   [`Workspace`] so that a worker's steady-state gradient call allocates nothing.
 //! - [`Backend::Gemm`]: the `gemm` crate built with its `x86-v4` feature, which dispatches at run
-//!   time to AVX-512 kernels where the CPU has them and to AVX2/scalar kernels otherwise (so it is
-//!   also the portable fallback).
+//!   time to AVX-512 kernels where the CPU has them and to AVX2/scalar kernels otherwise. It
+//!   allocates its packing buffers inside every product.
 //! - [`Backend::MatrixMultiply`]: ndarray's default `general_mat_mul` (the `matrixmultiply` crate,
 //!   AVX2 at most). Safe code only; kept for comparison and for platforms `gemm` does not cover.
 //!
-//! Both run on the calling thread only: an SGD worker must never spawn nested GEMM threads.
+//! All run on the calling thread only: an SGD worker must never spawn nested GEMM threads.
 
+use crate::packed::{self, Workspace};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use std::cell::Cell;
 
@@ -25,8 +29,11 @@ pub fn products_on_this_thread() -> u64 {
 /// Which matrix-multiply implementation a [`crate::Network`] uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// The `gemm` crate (AVX-512 when available). The default: fastest on the measured shapes.
+    /// Our own packed kernels ([`crate::packed`]): AVX-512 when available, packing buffers in a
+    /// caller-owned workspace, convolutions without a materialised patch matrix. The default.
     #[default]
+    Packed,
+    /// The `gemm` crate (AVX-512 when available).
     Gemm,
     /// ndarray's `general_mat_mul` (matrixmultiply).
     MatrixMultiply,
@@ -38,11 +45,12 @@ impl std::str::FromStr for Backend {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "packed" => Ok(Backend::Packed),
             "gemm" => Ok(Backend::Gemm),
             "matrixmultiply" | "ndarray" => Ok(Backend::MatrixMultiply),
             "naive" => Ok(Backend::Naive),
             _ => Err(format!(
-                "unknown matmul backend `{s}` (expected gemm, matrixmultiply or naive)"
+                "unknown matmul backend `{s}` (expected packed, gemm, matrixmultiply or naive)"
             )),
         }
     }
@@ -79,7 +87,7 @@ impl View {
     }
 
     /// Number of slice elements the view reaches (one past the largest index).
-    fn span(&self) -> usize {
+    pub(crate) fn span(&self) -> usize {
         if self.rows == 0 || self.cols == 0 {
             0
         } else {
@@ -88,7 +96,7 @@ impl View {
     }
 
     /// Whether distinct (r, c) map to distinct offsets. Checked for the output, which is written.
-    fn is_injective(&self) -> bool {
+    pub(crate) fn is_injective(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
             return true;
         }
@@ -100,7 +108,8 @@ impl View {
     }
 }
 
-/// `C ← A·B` (or `C ← C + A·B` when `accumulate`), single-threaded.
+/// `C ← A·B` (or `C ← C + A·B` when `accumulate`), single-threaded. `ws` holds the packing
+/// buffers of [`Backend::Packed`] (the other backends ignore it and allocate their own).
 ///
 /// Three (slice, view) pairs plus the mode read better flat than bundled into structs.
 ///
@@ -109,6 +118,7 @@ impl View {
 /// place. These are programming errors, checked once per call (cheap next to the product).
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
+    ws: &mut Workspace,
     backend: Backend,
     c: &mut [f32],
     cv: View,
@@ -168,6 +178,7 @@ pub fn sgemm(
         return;
     }
     match backend {
+        Backend::Packed => packed::gemm(ws, c, cv, a, av, b, bv, accumulate),
         Backend::Gemm => {
             // SAFETY: the asserts above establish that every element the three views address lies
             // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise

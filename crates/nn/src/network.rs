@@ -16,6 +16,7 @@
 //! - max-pool: no parameters.
 
 use crate::matmul::{sgemm, Backend, View};
+use crate::packed::Workspace;
 use rand::{RngExt, SeedableRng};
 
 /// Per-sample tensor shape, height × width × channels (a dense layer's output is `1 × 1 × units`).
@@ -339,8 +340,9 @@ pub struct Network {
 }
 
 /// Per-worker working memory for [`Network::gradient`], sized for a batch capacity. Reusing one
-/// `Scratch` makes every call after the first allocation-free (in this crate's code; see
-/// [`crate::matmul`] for the GEMM backends' own packing buffers).
+/// `Scratch` makes every call after the first allocation-free with the default
+/// [`Backend::Packed`] (the `gemm` and `matrixmultiply` backends allocate their own packing
+/// buffers inside every product).
 #[derive(Debug, Default)]
 pub struct Scratch {
     capacity: usize,
@@ -361,6 +363,8 @@ pub struct Scratch {
     col: Vec<f32>,
     /// Gradient w.r.t. that matrix.
     dcol: Vec<f32>,
+    /// Packing buffer of [`Backend::Packed`].
+    ws: Workspace,
 }
 
 /// How a batch of tensors is laid out in memory.
@@ -633,6 +637,7 @@ impl Network {
                         row.copy_from_slice(b);
                     }
                     sgemm(
+                        &mut s.ws,
                         be,
                         y,
                         View::row_major(n, outputs),
@@ -671,6 +676,7 @@ impl Network {
                         };
                         let yc = &mut y[start * pix..];
                         sgemm(
+                            &mut s.ws,
                             be,
                             yc,
                             out,
@@ -768,6 +774,7 @@ impl Network {
                     let dyv = &dy[..ylen];
                     // dW = Xᵀ·dY
                     sgemm(
+                        &mut s.ws,
                         be,
                         gw,
                         View::row_major(inputs, outputs),
@@ -782,6 +789,7 @@ impl Network {
                         let (w, _) = p.split_at(inputs * outputs);
                         // dX = dY·Wᵀ
                         sgemm(
+                            &mut s.ws,
                             be,
                             dxl,
                             View::row_major(n, inputs),
@@ -821,6 +829,7 @@ impl Network {
                         let dys = &dy[start * pix..];
                         // dW (+)= dY[:, chunk]·colᵀ
                         sgemm(
+                            &mut s.ws,
                             be,
                             gw,
                             View::row_major(filters, k),
@@ -834,6 +843,7 @@ impl Network {
                             // dcol = Wᵀ·dY[:, chunk], then scatter-add back to the input pixels.
                             let dcol = &mut s.dcol[..k * m];
                             sgemm(
+                                &mut s.ws,
                                 be,
                                 dcol,
                                 View::row_major(k, m),

@@ -2,6 +2,7 @@
 //! transposed views, as the backward pass uses them).
 
 use nn::matmul::{sgemm, Backend, View};
+use nn::packed::Workspace;
 use proptest::prelude::*;
 
 proptest! {
@@ -15,10 +16,11 @@ proptest! {
         let bv = if tb { View::row_major(n, k).t() } else { View::row_major(k, n) };
         let c0: Vec<f32> = (0..m * n).map(|i| val(i + 31)).collect();
         let mut want = c0.clone();
-        sgemm(Backend::Naive, &mut want, View::row_major(m, n), &a, av, &b, bv, acc);
-        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+                let mut ws = Workspace::new();
+        sgemm(&mut ws, Backend::Naive, &mut want, View::row_major(m, n), &a, av, &b, bv, acc);
+        for be in [Backend::Packed, Backend::Gemm, Backend::MatrixMultiply] {
             let mut got = c0.clone();
-            sgemm(be, &mut got, View::row_major(m, n), &a, av, &b, bv, acc);
+            sgemm(&mut ws, be, &mut got, View::row_major(m, n), &a, av, &b, bv, acc);
             for (x, y) in got.iter().zip(&want) {
                 prop_assert!((x - y).abs() <= 1e-4 * (k as f32 + 1.0), "{:?}: {} vs {}", be, x, y);
             }
@@ -33,6 +35,7 @@ fn out_of_bounds_views_are_rejected_before_any_unsafe_code() {
     let b = vec![0.0; 6];
     let mut c = vec![0.0; 4];
     sgemm(
+        &mut Workspace::new(),
         Backend::Gemm,
         &mut c,
         View::row_major(2, 2),
@@ -51,6 +54,7 @@ fn self_overlapping_output_is_rejected() {
     let b = vec![1.0; 4];
     let mut c = vec![0.0; 4];
     sgemm(
+        &mut Workspace::new(),
         Backend::Gemm,
         &mut c,
         View {

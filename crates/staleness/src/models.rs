@@ -83,7 +83,7 @@ fn cmp_parts(lambda: f64, nu: f64) -> (f64, f64) {
     let (mut k, mut l) = (mode, l_mode);
     loop {
         k += 1;
-        l = if (k - mode) % 16 == 0 {
+        l = if (k - mode).is_multiple_of(16) {
             ln_dpois(k, mu)
         } else {
             l + ln_mu - ln_int(k)
@@ -98,7 +98,7 @@ fn cmp_parts(lambda: f64, nu: f64) -> (f64, f64) {
     // Left of the mode.
     let (mut k, mut l) = (mode, l_mode);
     while k > 0 {
-        l = if (mode - k + 1) % 16 == 0 {
+        l = if (mode - k + 1).is_multiple_of(16) {
             ln_dpois(k - 1, mu)
         } else {
             l - ln_mu + ln_int(k)

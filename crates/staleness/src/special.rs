@@ -185,7 +185,7 @@ pub fn ln_dpois_range(lo: u64, hi: u64, mu: f64, out: &mut Vec<f64>) {
     let ln_mu = mu.ln();
     let mut l = 0.0;
     for k in lo..=hi {
-        l = if (k - lo) % 16 == 0 {
+        l = if (k - lo).is_multiple_of(16) {
             ln_dpois(k, mu)
         } else {
             l + ln_mu - ln_int(k)

@@ -97,7 +97,7 @@ impl Samples {
         }
     }
     fn push(&mut self, x: f64) {
-        if self.seen % self.stride == 0 {
+        if self.seen.is_multiple_of(self.stride) {
             if self.v.len() == CAP {
                 let kept: Vec<f64> = self.v.iter().step_by(2).copied().collect();
                 self.v = kept;
@@ -576,7 +576,7 @@ fn coordinate(
             }
             window.push_back(loss);
             let trailing = window.iter().map(|&l| f64::from(l)).sum::<f64>() / window.len() as f64;
-            if m.calls % thin == 0 {
+            if m.calls.is_multiple_of(thin) {
                 m.minibatch.push(MinibatchPoint {
                     seconds: secs,
                     updates: m.calls,
