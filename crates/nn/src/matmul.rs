@@ -108,6 +108,70 @@ impl View {
     }
 }
 
+/// The checks every product entry point makes (panicking on a programming error: shapes that
+/// disagree, a view past its slice, a self-overlapping C), plus the degenerate cases: an empty C
+/// is left alone and `k = 0` zeroes C unless accumulating. Returns whether a product remains.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare(
+    who: &str,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) -> bool {
+    assert_eq!(
+        av.rows, cv.rows,
+        "{who}: A has {} rows, C has {}",
+        av.rows, cv.rows
+    );
+    assert_eq!(
+        bv.cols, cv.cols,
+        "{who}: B has {} cols, C has {}",
+        bv.cols, cv.cols
+    );
+    assert_eq!(
+        av.cols, bv.rows,
+        "{who}: inner dimensions {} and {}",
+        av.cols, bv.rows
+    );
+    assert!(
+        av.span() <= a.len(),
+        "{who}: A view reaches {} > {}",
+        av.span(),
+        a.len()
+    );
+    assert!(
+        bv.span() <= b.len(),
+        "{who}: B view reaches {} > {}",
+        bv.span(),
+        b.len()
+    );
+    assert!(
+        cv.span() <= c.len(),
+        "{who}: C view reaches {} > {}",
+        cv.span(),
+        c.len()
+    );
+    assert!(cv.is_injective(), "{who}: C view {cv:?} overlaps itself");
+    if cv.rows == 0 || cv.cols == 0 {
+        return false;
+    }
+    if av.cols == 0 {
+        if !accumulate {
+            for r in 0..cv.rows {
+                for col in 0..cv.cols {
+                    c[r * cv.rs + col * cv.cs] = 0.0;
+                }
+            }
+        }
+        return false;
+    }
+    true
+}
+
 /// `C ← A·B` (or `C ← C + A·B` when `accumulate`), single-threaded. `ws` holds the packing
 /// buffers of [`Backend::Packed`] (the other backends ignore it and allocate their own).
 ///
@@ -128,57 +192,17 @@ pub fn sgemm(
     bv: View,
     accumulate: bool,
 ) {
-    assert_eq!(
-        av.rows, cv.rows,
-        "sgemm: A has {} rows, C has {}",
-        av.rows, cv.rows
-    );
-    assert_eq!(
-        bv.cols, cv.cols,
-        "sgemm: B has {} cols, C has {}",
-        bv.cols, cv.cols
-    );
-    assert_eq!(
-        av.cols, bv.rows,
-        "sgemm: inner dimensions {} and {}",
-        av.cols, bv.rows
-    );
-    assert!(
-        av.span() <= a.len(),
-        "sgemm: A view reaches {} > {}",
-        av.span(),
-        a.len()
-    );
-    assert!(
-        bv.span() <= b.len(),
-        "sgemm: B view reaches {} > {}",
-        bv.span(),
-        b.len()
-    );
-    assert!(
-        cv.span() <= c.len(),
-        "sgemm: C view reaches {} > {}",
-        cv.span(),
-        c.len()
-    );
-    assert!(cv.is_injective(), "sgemm: C view {cv:?} overlaps itself");
+    if cv.rows > 0 && cv.cols > 0 {
+        PRODUCTS.with(|p| p.set(p.get() + 1));
+    }
+    if !prepare("sgemm", c, cv, a, av, b, bv, accumulate) {
+        return;
+    }
     let (m, n, k) = (cv.rows, cv.cols, av.cols);
-    if m == 0 || n == 0 {
-        return;
-    }
-    PRODUCTS.with(|p| p.set(p.get() + 1));
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                for col in 0..n {
-                    c[r * cv.rs + col * cv.cs] = 0.0;
-                }
-            }
-        }
-        return;
-    }
     match backend {
-        Backend::Packed => packed::gemm(ws, c, cv, a, av, b, bv, accumulate),
+        Backend::Packed => {
+            packed::compute(packed::Isa::detect(), ws, c, cv, a, av, b, bv, accumulate)
+        }
         Backend::Gemm => {
             // SAFETY: the asserts above establish that every element the three views address lies
             // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise

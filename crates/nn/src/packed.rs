@@ -182,58 +182,33 @@ pub fn gemm_with(
     bv: View,
     accumulate: bool,
 ) {
+    if crate::matmul::prepare("gemm", c, cv, a, av, b, bv, accumulate) {
+        compute(isa, ws, c, cv, a, av, b, bv, accumulate);
+    }
+}
+
+/// The product itself, for views [`crate::matmul::prepare`] accepted with a product left
+/// (non-empty C, k ≥ 1).
+///
+/// # Panics
+/// If `isa` is not [available](Isa::available) on this CPU (the kernels' safety rests on this).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compute(
+    isa: Isa,
+    ws: &mut Workspace,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) {
     assert!(
         isa.available(),
         "gemm: {isa:?} kernels need a CPU that has them"
     );
-    assert_eq!(
-        av.rows, cv.rows,
-        "gemm: A has {} rows, C has {}",
-        av.rows, cv.rows
-    );
-    assert_eq!(
-        bv.cols, cv.cols,
-        "gemm: B has {} cols, C has {}",
-        bv.cols, cv.cols
-    );
-    assert_eq!(
-        av.cols, bv.rows,
-        "gemm: inner dimensions {} and {}",
-        av.cols, bv.rows
-    );
-    assert!(
-        av.span() <= a.len(),
-        "gemm: A view reaches {} > {}",
-        av.span(),
-        a.len()
-    );
-    assert!(
-        bv.span() <= b.len(),
-        "gemm: B view reaches {} > {}",
-        bv.span(),
-        b.len()
-    );
-    assert!(
-        cv.span() <= c.len(),
-        "gemm: C view reaches {} > {}",
-        cv.span(),
-        c.len()
-    );
-    assert!(cv.is_injective(), "gemm: C view {cv:?} overlaps itself");
     let (m, n, k) = (cv.rows, cv.cols, av.cols);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                for col in 0..n {
-                    c[r * cv.rs + col * cv.cs] = 0.0;
-                }
-            }
-        }
-        return;
-    }
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && av.cs == 1 && bv.rs == 1 && k >= 512 && 4 * m.max(n) <= k {
         dot_products(c, cv, a, av.rs, b, bv.cs, k, accumulate);
@@ -403,14 +378,14 @@ fn avx2_tile<const R: usize, const V: usize>(t: Tile<'_>, c: &mut [f32], rs: usi
     fn inner<const R: usize, const V: usize>(t: Tile<'_>, c: &mut [f32], rs: usize) {
         tile_generic::<R, V, true>(t, c, rs)
     }
-    // SAFETY: `Tile::run` dispatches here only for `Isa::Avx2`, and `gemm_with` asserted that
-    // this CPU has AVX2 and FMA. `inner` is safe code otherwise (bounds-checked slices).
+    // SAFETY: `Tile::run` dispatches here only for `Isa::Avx2`, and `compute` asserted that this
+    // CPU has AVX2 and FMA. `inner` is safe code otherwise (bounds-checked slices).
     unsafe { inner::<R, V>(t, c, rs) }
 }
 
 #[cfg(target_arch = "x86_64")]
 fn avx512_tile<const R: usize, const V: usize>(t: Tile<'_>, c: &mut [f32], rs: usize) {
-    // SAFETY: `Tile::run` dispatches here only for `Isa::Avx512`, which `gemm_with` asserted this
+    // SAFETY: `Tile::run` dispatches here only for `Isa::Avx512`, which `compute` asserted this
     // CPU has; the slice bounds the kernel relies on were asserted in `Tile::run`.
     unsafe { avx512_kernel::<R, V>(t, c, rs) }
 }
