@@ -10,7 +10,7 @@
 //!   (`--fresh` ignores the cache). `--quick` scales every experiment down (< 10 min on 2 cores).
 //! - `cargo xtask loom [--preemptions N]`: model-check `pvec`'s Leashed-SGD publish loop with loom
 //!   (its own target dir, since `--cfg loom` rebuilds everything).
-//! - `cargo xtask miri`: run `pvec`'s tests and `nn`'s packed-GEMM tests (with AVX-512 enabled)
+//! - `cargo xtask miri`: run `pvec`'s tests and `nn`'s packed-GEMM and direct-convolution tests (AVX-512 enabled)
 //!   under miri (nightly; installs the component if missing; exits 3 if it cannot, 1 if a test
 //!   fails).
 
@@ -132,10 +132,15 @@ fn miri() -> ExitCode {
             "nn",
             "--test",
             "packed",
+            "--test",
+            "direct",
             "--target-dir",
             "target/miri-nn",
         ]);
-    run(cmd, "miri (nn packed GEMM, AVX-512 + portable kernels)")
+    run(
+        cmd,
+        "miri (nn packed GEMM and direct convolution, AVX-512 + portable kernels)",
+    )
 }
 
 /// The value after `flag` in `args`.

@@ -14,7 +14,8 @@
 //!
 //! Matrix products run on the calling thread only ([`matmul`]); the default backend is our own
 //! [`packed`] SGEMM, which uses AVX-512 where the CPU has it (AVX2+FMA or portable code
-//! otherwise) and keeps its packing buffer in the [`Scratch`].
+//! otherwise) and keeps its packing buffer in the [`Scratch`]. With that backend on an AVX-512
+//! CPU, convolutions skip im2col and run the [`direct`] kernels; elsewhere they are im2col + GEMM.
 //!
 //! ```
 //! use nn::{arch, Init, Network, Shape, Batch};
@@ -37,6 +38,7 @@
 
 pub mod arch;
 pub mod data;
+pub mod direct;
 pub mod matmul;
 pub mod network;
 pub mod packed;

@@ -30,7 +30,8 @@ pub fn products_on_this_thread() -> u64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Our own packed kernels ([`crate::packed`]): AVX-512 when available, packing buffers in a
-    /// caller-owned workspace, convolutions without a materialised patch matrix. The default.
+    /// caller-owned workspace; on AVX-512 CPUs, convolutions run the [`crate::direct`] kernels
+    /// without a patch matrix. The default.
     #[default]
     Packed,
     /// The `gemm` crate (AVX-512 when available).

@@ -15,6 +15,7 @@
 //!   `[f][c][ky][kx]` (PyTorch's order), then the `cout` biases;
 //! - max-pool: no parameters.
 
+use crate::direct;
 use crate::matmul::{sgemm, Backend, View};
 use crate::packed::Workspace;
 use rand::{RngExt, SeedableRng};
@@ -365,6 +366,8 @@ pub struct Scratch {
     dcol: Vec<f32>,
     /// Packing buffer of [`Backend::Packed`].
     ws: Workspace,
+    /// Working memory of the direct convolution kernels ([`crate::direct`]).
+    direct: direct::Work,
 }
 
 /// How a batch of tensors is laid out in memory.
@@ -540,7 +543,7 @@ impl Network {
             let o = l.output_shape();
             max_act = max_act.max(o.len());
             s.outs.push(vec![0.0; n * o.len()]);
-            if let Layer::Conv2d { input, kh, kw, .. } = *l {
+            if let (Layer::Conv2d { input, kh, kw, .. }, false) = (*l, self.conv_direct(l)) {
                 let per_sample = o.h * o.w * kh * kw * input.c;
                 max_col = max_col.max(conv_chunk(per_sample).min(n) * per_sample);
             }
@@ -661,6 +664,17 @@ impl Network {
                     let o = l.output_shape();
                     let (pix, k) = (o.h * o.w, kh * kw * input.c);
                     let (w, b) = p.split_at(k * filters);
+                    if self.conv_direct(l) {
+                        let g = direct::Conv {
+                            n,
+                            input,
+                            kh,
+                            kw,
+                            filters,
+                        };
+                        direct::forward(&mut s.direct, &g, x, w, b, act == Activation::Relu, y);
+                        continue;
+                    }
                     let chunk = conv_chunk(pix * k);
                     for start in (0..n).step_by(chunk) {
                         let nb = chunk.min(n - start);
@@ -814,46 +828,58 @@ impl Network {
                     for (f, gbf) in gb.iter_mut().enumerate() {
                         *gbf = dy[f * n * pix..(f + 1) * n * pix].iter().sum();
                     }
-                    let chunk = conv_chunk(pix * k);
-                    for start in (0..n).step_by(chunk) {
-                        let nb = chunk.min(n - start);
-                        let m = nb * pix;
-                        let col = &mut s.col[..k * m];
-                        im2col_planar(x, n, input, start, nb, kh, kw, col);
-                        let dyc = View {
-                            rows: filters,
-                            cols: m,
-                            rs: n * pix,
-                            cs: 1,
+                    if self.conv_direct(&l) {
+                        let g = direct::Conv {
+                            n,
+                            input,
+                            kh,
+                            kw,
+                            filters,
                         };
-                        let dys = &dy[start * pix..];
-                        // dW (+)= dY[:, chunk]·colᵀ
-                        sgemm(
-                            &mut s.ws,
-                            be,
-                            gw,
-                            View::row_major(filters, k),
-                            dys,
-                            dyc,
-                            col,
-                            View::row_major(k, m).t(),
-                            start > 0,
-                        );
-                        if need_dx {
-                            // dcol = Wᵀ·dY[:, chunk], then scatter-add back to the input pixels.
-                            let dcol = &mut s.dcol[..k * m];
+                        let dxd = need_dx.then_some(dxl);
+                        direct::backward(&mut s.direct, &g, &x[..xlen], w, &dy[..ylen], gw, dxd);
+                    } else {
+                        let chunk = conv_chunk(pix * k);
+                        for start in (0..n).step_by(chunk) {
+                            let nb = chunk.min(n - start);
+                            let m = nb * pix;
+                            let col = &mut s.col[..k * m];
+                            im2col_planar(x, n, input, start, nb, kh, kw, col);
+                            let dyc = View {
+                                rows: filters,
+                                cols: m,
+                                rs: n * pix,
+                                cs: 1,
+                            };
+                            let dys = &dy[start * pix..];
+                            // dW (+)= dY[:, chunk]·colᵀ
                             sgemm(
                                 &mut s.ws,
                                 be,
-                                dcol,
-                                View::row_major(k, m),
-                                w,
-                                View::row_major(filters, k).t(),
+                                gw,
+                                View::row_major(filters, k),
                                 dys,
                                 dyc,
-                                false,
+                                col,
+                                View::row_major(k, m).t(),
+                                start > 0,
                             );
-                            col2im_planar(dcol, n, input, start, nb, kh, kw, dxl);
+                            if need_dx {
+                                // dcol = Wᵀ·dY[:, chunk], then scatter-add back to the input pixels.
+                                let dcol = &mut s.dcol[..k * m];
+                                sgemm(
+                                    &mut s.ws,
+                                    be,
+                                    dcol,
+                                    View::row_major(k, m),
+                                    w,
+                                    View::row_major(filters, k).t(),
+                                    dys,
+                                    dyc,
+                                    false,
+                                );
+                                col2im_planar(dcol, n, input, start, nb, kh, kw, dxl);
+                            }
                         }
                     }
                 }
@@ -885,6 +911,13 @@ impl Network {
             std::mem::swap(&mut dy, &mut dx);
         }
         loss
+    }
+
+    /// Whether layer `l` is a convolution that runs on the direct kernels ([`crate::direct`]):
+    /// with our own backend on a CPU that has them. The other backends keep im2col + GEMM, which
+    /// is also the fallback without AVX-512 (and what the tests compare the direct path with).
+    fn conv_direct(&self, l: &Layer) -> bool {
+        self.backend == Backend::Packed && matches!(l, Layer::Conv2d { .. }) && direct::available()
     }
 
     /// Whether layer `li` is a max-pool whose input comes from a ReLU layer: its backward pass then

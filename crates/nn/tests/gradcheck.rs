@@ -101,9 +101,15 @@ fn every_architecture_matches_finite_differences() {
     check(&arch::cifar_cnn(CIFAR_INPUT, 10).unwrap(), 1, Some(16), 5);
 }
 
+/// Also compares the direct convolution kernels (`Backend::Packed` on an AVX-512 CPU) with
+/// im2col + GEMM (the other backends).
 #[test]
 fn every_backend_gives_the_same_gradient() {
-    let net = arch::cnn_b2(MNIST_INPUT, 10).unwrap();
+    same_gradient_on_every_backend(&arch::cnn_b2(MNIST_INPUT, 10).unwrap());
+    same_gradient_on_every_backend(&arch::lenet5(MNIST_INPUT, 10).unwrap());
+}
+
+fn same_gradient_on_every_backend(net: &Network) {
     let mut r = rng(9);
     let theta = net.init_params(Init::He, 9);
     let n = 17;
@@ -113,7 +119,13 @@ fn every_backend_gives_the_same_gradient() {
         images: &images,
         labels: &labels,
     };
-    let grads: Vec<(f32, Vec<f32>)> = [Backend::Naive, Backend::Gemm, Backend::MatrixMultiply]
+    let backends = [
+        Backend::Naive,
+        Backend::Packed,
+        Backend::Gemm,
+        Backend::MatrixMultiply,
+    ];
+    let grads: Vec<(f32, Vec<f32>)> = backends
         .into_iter()
         .map(|b| {
             let net = net.clone().with_backend(b);

@@ -1,0 +1,199 @@
+//! The direct convolution kernels (`nn::direct`) against a naive f64 convolution: forward (with
+//! and without ReLU), weight gradient and input gradient, on fixed shapes chosen to reach every
+//! tiling path (filter groups beyond 6 and 4, tap groups beyond 6, channel groups beyond 6,
+//! several vector blocks, masked tails, several sample blocks and a one-sample block), plus a
+//! proptest over random shapes.
+//!
+//! The fixed cases are small enough for miri: `cargo xtask miri` runs this file with AVX-512
+//! enabled, so every pointer access of the intrinsics is checked.
+
+use nn::direct::{self, Conv, Work};
+use nn::Shape;
+
+fn val(i: usize, seed: u32) -> f32 {
+    (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0
+}
+
+struct Case {
+    g: Conv,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    dy: Vec<f32>,
+}
+
+impl Case {
+    fn new(g: Conv, seed: u32) -> Case {
+        let s = g.input;
+        let (oh, ow) = (s.h + 1 - g.kh, s.w + 1 - g.kw);
+        let k = s.c * g.kh * g.kw;
+        let gen = |len: usize, sd: u32| (0..len).map(|i| val(i, sd)).collect::<Vec<f32>>();
+        Case {
+            x: gen(g.n * s.len(), seed),
+            w: gen(g.filters * k, seed + 1),
+            bias: gen(g.filters, seed + 2),
+            dy: gen(g.filters * g.n * oh * ow, seed + 3),
+            g,
+        }
+    }
+
+    /// Naive forward (before the ReLU), weight and input gradients in f64 (planar layouts as in
+    /// `nn::direct`).
+    fn reference(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (g, s) = (self.g, self.g.input);
+        let (oh, ow) = (s.h + 1 - g.kh, s.w + 1 - g.kw);
+        let (k, pix, opix) = (s.c * g.kh * g.kw, s.h * s.w, oh * ow);
+        let xi = |c: usize, b: usize, y: usize, x: usize| (c * g.n + b) * pix + y * s.w + x;
+        let mut y = vec![0.0f64; g.filters * g.n * opix];
+        let mut gw = vec![0.0f64; g.filters * k];
+        let mut dx = vec![0.0f64; self.x.len()];
+        for f in 0..g.filters {
+            for b in 0..g.n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let yi = (f * g.n + b) * opix + oy * ow + ox;
+                        let mut acc = f64::from(self.bias[f]);
+                        let d = f64::from(self.dy[yi]);
+                        for c in 0..s.c {
+                            for ky in 0..g.kh {
+                                for kx in 0..g.kw {
+                                    let wi = f * k + (c * g.kh + ky) * g.kw + kx;
+                                    let xv = f64::from(self.x[xi(c, b, oy + ky, ox + kx)]);
+                                    acc += f64::from(self.w[wi]) * xv;
+                                    gw[wi] += d * xv;
+                                    dx[xi(c, b, oy + ky, ox + kx)] += d * f64::from(self.w[wi]);
+                                }
+                            }
+                        }
+                        y[yi] = acc;
+                    }
+                }
+            }
+        }
+        (y, gw, dx)
+    }
+
+    fn check(&self, work: &mut Work) {
+        assert!(direct::available(), "the direct kernels need AVX-512F");
+        let (ry, rgw, rdx) = self.reference();
+        for relu in [false, true] {
+            let want: Vec<f64> = ry
+                .iter()
+                .map(|&v| if relu { v.max(0.0) } else { v })
+                .collect();
+            let mut y = vec![f32::NAN; ry.len()];
+            direct::forward(work, &self.g, &self.x, &self.w, &self.bias, relu, &mut y);
+            close(&y, &want, "forward", &self.g);
+        }
+        let mut gw = vec![f32::NAN; rgw.len()];
+        let mut dx = vec![f32::NAN; rdx.len()];
+        direct::backward(
+            work,
+            &self.g,
+            &self.x,
+            &self.w,
+            &self.dy,
+            &mut gw,
+            Some(&mut dx),
+        );
+        close(&gw, &rgw, "weight gradient", &self.g);
+        close(&dx, &rdx, "input gradient", &self.g);
+        // Without an input gradient, the weight gradient is the same.
+        let mut gw2 = vec![f32::NAN; rgw.len()];
+        direct::backward(work, &self.g, &self.x, &self.w, &self.dy, &mut gw2, None);
+        assert_eq!(
+            gw, gw2,
+            "weight gradient depends on whether dx is asked for"
+        );
+    }
+}
+
+/// f32 sums of up to a few thousand terms of magnitude ≤ 1: relative error ≲ 1e-5 of the scale.
+fn close(got: &[f32], want: &[f64], what: &str, g: &Conv) {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
+    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (f64::from(a) - b).abs() <= 1e-5 * scale,
+            "{what}[{i}]: direct {a}, naive {b} (scale {scale}) for {g:?}"
+        );
+    }
+}
+
+fn conv(n: usize, (h, w, c): (usize, usize, usize), kh: usize, kw: usize, f: usize) -> Conv {
+    Conv {
+        n,
+        input: Shape::new(h, w, c),
+        kh,
+        kw,
+        filters: f,
+    }
+}
+
+/// (samples, (h, w, c), kh, kw, filters)
+type Dims = (usize, (usize, usize, usize), usize, usize, usize);
+const CASES: &[Dims] = &[
+    (1, (1, 1, 1), 1, 1, 1),    // one output
+    (2, (28, 28, 1), 5, 5, 6),  // LeNet conv 1: 42 vectors, 5 tap groups
+    (3, (12, 12, 6), 5, 5, 16), // LeNet conv 2: 3 filter groups, 9 input vectors
+    (11, (5, 7, 2), 2, 3, 3),   // two sample blocks, the second partial
+    (2, (9, 4, 8), 3, 1, 7),    // 2 channel groups for dx, kernel of one column
+    (3, (28, 28, 1), 3, 3, 24), // a sample block of one (24 filters × 842 floats > 64 KiB)
+    (1, (6, 30, 1), 6, 1, 1),   // output of one row, kernel of full height
+    (1, (10, 10, 1), 3, 3, 7),  // 2 forward vector blocks, 2 filter groups
+];
+
+#[test]
+fn direct_kernels_match_the_naive_convolution() {
+    let mut work = Work::new();
+    for (ci, &(n, s, kh, kw, f)) in CASES.iter().enumerate() {
+        // Under miri (an interpreter), only the small cases; together they still reach every
+        // tiling path (the 1-sample cases run in blocks of one sample).
+        if cfg!(miri) && matches!(ci, 1 | 2 | 5) {
+            continue;
+        }
+        Case::new(conv(n, s, kh, kw, f), ci as u32).check(&mut work);
+    }
+}
+
+#[test]
+#[should_panic(expected = "direct forward: y")]
+fn a_wrong_output_size_is_rejected() {
+    let g = conv(2, (6, 6, 1), 3, 3, 2);
+    let c = Case::new(g, 1);
+    let mut y = vec![0.0; 2 * 2 * 16 - 1];
+    direct::forward(&mut Work::new(), &g, &c.x, &c.w, &c.bias, false, &mut y);
+}
+
+#[test]
+#[should_panic(expected = "does not fit")]
+fn a_kernel_larger_than_the_input_is_rejected() {
+    let g = conv(1, (3, 3, 1), 4, 1, 1);
+    direct::forward(
+        &mut Work::new(),
+        &g,
+        &[0.0; 9],
+        &[0.0; 4],
+        &[0.0],
+        false,
+        &mut [],
+    );
+}
+
+#[cfg(not(miri))]
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+        #[test]
+        fn random_shapes_match_the_naive_convolution(
+            n in 1usize..10, h in 1usize..20, w in 1usize..20, c in 1usize..9,
+            kh in 1usize..7, kw in 1usize..7, f in 1usize..15, seed in any::<u32>(),
+        ) {
+            prop_assume!(kh <= h && kw <= w);
+            Case::new(conv(n, (h, w, c), kh, kw, f), seed).check(&mut Work::new());
+        }
+    }
+}
