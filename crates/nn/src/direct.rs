@@ -322,23 +322,6 @@ pub fn backward(
     }
 }
 
-/// Generate a `match` over two small const parameters: `dispatch2!(f(args); a, [1, 2]; b, [1, 2])`
-/// calls `f::<A, B>(args)` for the run-time values of `a` and `b`.
-macro_rules! dispatch2 {
-        ($f:ident $args:tt; $a:expr, [$($av:literal),*]; $b:expr, $bvs:tt) => {
-        match $a {
-            $( $av => dispatch2!(@inner $f $args; $av; $b, $bvs), )*
-            _ => unreachable!("tile size"),
-        }
-    };
-        (@inner $f:ident $args:tt; $av:literal; $b:expr, [$($bv:literal),*]) => {
-        match $b {
-            $( $bv => $f::<$av, $bv> $args, )*
-            _ => unreachable!("tile size"),
-        }
-    };
-}
-
 /// A forward tile: filters `0..F` of `w` (row length `k`), wide outputs `q0..q0 + 16·V` of one
 /// sample whose first input element is `x[0]`.
 struct Fwd<'a> {

@@ -36,6 +36,24 @@
 //! assert!(net.loss(&theta, batch, &mut scratch) < before as f64);
 //! ```
 
+/// Generate a `match` over two small const parameters of a kernel:
+/// `dispatch2!(f(args); a, [1, 2]; b, [1, 2])` calls `f::<A, B>(args)` for the run-time values of
+/// `a` and `b` (the GEMM and convolution kernels are instantiated per tile shape).
+macro_rules! dispatch2 {
+    ($f:ident $args:tt; $a:expr, [$($av:literal),*]; $b:expr, $bvs:tt) => {
+        match $a {
+            $( $av => dispatch2!(@inner $f $args; $av; $b, $bvs), )*
+            _ => unreachable!("tile size"),
+        }
+    };
+    (@inner $f:ident $args:tt; $av:literal; $b:expr, [$($bv:literal),*]) => {
+        match $b {
+            $( $bv => $f::<$av, $bv> $args, )*
+            _ => unreachable!("tile size"),
+        }
+    };
+}
+
 pub mod arch;
 pub mod data;
 pub mod direct;

@@ -17,7 +17,7 @@
 //!   row count and vector count, so a 6-filter convolution spends no FMA on padding rows.
 //! - A long inner dimension with A's rows and B's columns both contiguous along it (a
 //!   convolution's weight gradient `dY·colᵀ`) runs as blocked dot products vectorised along k
-//!   ([`dot_products`]), which needs no packing or transposition at all.
+//!   (`dot_products`), which needs no packing or transposition at all.
 //!
 //! Kernel families, chosen per call by run-time CPU detection ([`Isa::detect`]):
 //! - AVX-512F: `6 × 64` tiles (24 zmm accumulators, 4 loads and 6 broadcasts per 24 FMAs) and the
@@ -40,7 +40,7 @@ const LANES: usize = 16;
 /// The widest B sliver of any kernel.
 const MAX_NR: usize = 4 * LANES;
 
-/// The packing buffer for [`gemm`]. It grows to the largest block used (at most `KC·NC` floats,
+/// The packing buffer for [`gemm`](fn@gemm). It grows to the largest block used (at most `KC·NC` floats,
 /// 1 MiB) and is then reused: no allocation in steady state.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
@@ -166,10 +166,10 @@ pub fn gemm(
     gemm_with(Isa::detect(), ws, c, cv, a, av, b, bv, accumulate)
 }
 
-/// [`gemm`] with a given kernel family.
+/// [`gemm`](fn@gemm) with a given kernel family.
 ///
 /// # Panics
-/// As [`gemm`], and if `isa` is not [available](Isa::available) on this CPU.
+/// As [`gemm`](fn@gemm), and if `isa` is not [available](Isa::available) on this CPU.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
     isa: Isa,
@@ -300,24 +300,6 @@ struct Tile<'a> {
     add: bool,
 }
 
-macro_rules! dispatch {
-    ($f:ident, $t:expr, $c:expr, $rs:expr; $($r:literal),*; $($v:literal),*) => {
-        dispatch!(@rows $f, $t, $c, $rs, [$($r),*], [$($v),*])
-    };
-    (@rows $f:ident, $t:expr, $c:expr, $rs:expr, [$($r:literal),*], $vs:tt) => {
-        match $t.rows {
-            $( $r => dispatch!(@vecs $f, $t, $c, $rs, $r, $vs), )*
-            _ => unreachable!("tile rows"),
-        }
-    };
-    (@vecs $f:ident, $t:expr, $c:expr, $rs:expr, $r:literal, [$($v:literal),*]) => {
-        match $t.vecs {
-            $( $v => $f::<$r, $v>($t, $c, $rs), )*
-            _ => unreachable!("tile vecs"),
-        }
-    };
-}
-
 impl Tile<'_> {
     /// Multiply into `c` (row stride `rs`, unit column stride).
     fn run(self, isa: Isa, c: &mut [f32], rs: usize) {
@@ -331,10 +313,16 @@ impl Tile<'_> {
         assert!(c.len() >= (self.rows - 1) * rs + self.cols);
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => dispatch!(avx512_tile, self, c, rs; 1, 2, 3, 4, 5, 6; 1, 2, 3, 4),
+            Isa::Avx512 => {
+                dispatch2!(avx512_tile(self, c, rs); self.rows, [1, 2, 3, 4, 5, 6]; self.vecs, [1, 2, 3, 4])
+            }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => dispatch!(avx2_tile, self, c, rs; 1, 2, 3, 4, 5, 6; 1),
-            _ => dispatch!(portable_tile, self, c, rs; 1, 2, 3, 4, 5, 6; 1),
+            Isa::Avx2 => {
+                dispatch2!(avx2_tile(self, c, rs); self.rows, [1, 2, 3, 4, 5, 6]; self.vecs, [1])
+            }
+            _ => {
+                dispatch2!(portable_tile(self, c, rs); self.rows, [1, 2, 3, 4, 5, 6]; self.vecs, [1])
+            }
         }
     }
 }
@@ -539,19 +527,14 @@ impl DotTile<'_> {
         assert!(self.a.len() >= (self.rows - 1) * self.ars + self.k);
         assert!(self.b.len() >= (self.cols - 1) * self.bcs + self.k);
         assert!(std::arch::is_x86_feature_detected!("avx512f"));
-        macro_rules! go {
-            ($($r:literal),*; $($c:literal),*) => { go!(@r [$($r),*], [$($c),*]) };
-            (@r [$($r:literal),*], $cs:tt) => {
-                match self.rows { $( $r => go!(@c $r, $cs), )* _ => unreachable!() }
-            };
-            (@c $r:literal, [$($c:literal),*]) => {
-                // SAFETY: AVX-512F was detected just above; the slice extents the kernel reads
-                // were asserted above.
-                match self.cols { $( $c => unsafe { avx512_dot::<$r, $c>(self, out) }, )* _ => unreachable!() }
-            };
-        }
-        go!(1, 2, 3, 4, 5, 6; 1, 2, 3, 4)
+        dispatch2!(dot_tile(self, out); self.rows, [1, 2, 3, 4, 5, 6]; self.cols, [1, 2, 3, 4]);
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn dot_tile<const R: usize, const C: usize>(t: DotTile<'_>, out: &mut [[f32; DC]; DR]) {
+    // SAFETY: `DotTile::run` detected AVX-512F and asserted the slice extents the kernel reads.
+    unsafe { avx512_dot::<R, C>(t, out) }
 }
 
 /// The dot-product kernel: `R × C` accumulators of 16 partial sums each.
