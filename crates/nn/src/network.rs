@@ -347,8 +347,10 @@ pub struct Network {
 #[derive(Debug, Default)]
 pub struct Scratch {
     capacity: usize,
-    /// The layers these buffers were sized for (a scratch moved to another network is resized).
+    /// The layers and backend these buffers were sized for (a scratch moved to another network,
+    /// or to a backend with other buffers, is resized).
     layers: Vec<Layer>,
+    backend: Backend,
     /// Output (post-activation) of each layer, in that layer's layout.
     outs: Vec<Vec<f32>>,
     /// A layer's input converted to the layout it needs (empty when no conversion is needed).
@@ -525,15 +527,13 @@ impl Network {
     }
 
     fn reserve(&self, s: &mut Scratch, n: usize) {
-        if s.capacity >= n && s.layers == self.layers {
+        let same = s.layers == self.layers && s.backend == self.backend;
+        if s.capacity >= n && same {
             return;
         }
-        let n = if s.layers == self.layers {
-            n.max(s.capacity)
-        } else {
-            n
-        };
+        let n = if same { n.max(s.capacity) } else { n };
         s.layers.clone_from(&self.layers);
+        s.backend = self.backend;
         let mut max_act = self.input.len();
         s.outs.clear();
         s.argmax.clear();

@@ -196,6 +196,22 @@ fn gradient_overwrites_output_and_scratch_is_reusable_across_batch_sizes() {
         &mut g2,
     );
     assert_eq!(l1, l3);
+    // So is a scratch of the same network on another backend (the direct convolutions of
+    // `Packed` need no patch-matrix buffers; im2col does), in both directions.
+    let batch3 = Batch {
+        images: &images[..3 * 784],
+        labels: &labels[..3],
+    };
+    for (from, to) in [
+        (Backend::Packed, Backend::Naive),
+        (Backend::Naive, Backend::Packed),
+    ] {
+        let mut s = net.clone().with_backend(from).scratch(9);
+        let to_net = net.clone().with_backend(to);
+        let l4 = to_net.gradient(&theta, batch3, &mut s, &mut g2);
+        let l5 = to_net.gradient(&theta, batch3, &mut to_net.scratch(3), &mut g1);
+        assert_eq!((l4, &g2), (l5, &g1), "{from:?} scratch used by {to:?}");
+    }
 }
 
 #[test]
