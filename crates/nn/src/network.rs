@@ -543,7 +543,7 @@ impl Network {
             let o = l.output_shape();
             max_act = max_act.max(o.len());
             s.outs.push(vec![0.0; n * o.len()]);
-            if let (Layer::Conv2d { input, kh, kw, .. }, false) = (*l, self.conv_direct(l)) {
+            if let (Layer::Conv2d { input, kh, kw, .. }, None) = (*l, self.direct_conv(l, n)) {
                 let per_sample = o.h * o.w * kh * kw * input.c;
                 max_col = max_col.max(conv_chunk(per_sample).min(n) * per_sample);
             }
@@ -664,14 +664,7 @@ impl Network {
                     let o = l.output_shape();
                     let (pix, k) = (o.h * o.w, kh * kw * input.c);
                     let (w, b) = p.split_at(k * filters);
-                    if self.conv_direct(l) {
-                        let g = direct::Conv {
-                            n,
-                            input,
-                            kh,
-                            kw,
-                            filters,
-                        };
+                    if let Some(g) = self.direct_conv(l, n) {
                         direct::forward(&mut s.direct, &g, x, w, b, act == Activation::Relu, y);
                         continue;
                     }
@@ -828,14 +821,7 @@ impl Network {
                     for (f, gbf) in gb.iter_mut().enumerate() {
                         *gbf = dy[f * n * pix..(f + 1) * n * pix].iter().sum();
                     }
-                    if self.conv_direct(&l) {
-                        let g = direct::Conv {
-                            n,
-                            input,
-                            kh,
-                            kw,
-                            filters,
-                        };
+                    if let Some(g) = self.direct_conv(&l, n) {
                         let dxd = need_dx.then_some(dxl);
                         direct::backward(&mut s.direct, &g, &x[..xlen], w, &dy[..ylen], gw, dxd);
                     } else {
@@ -913,11 +899,26 @@ impl Network {
         loss
     }
 
-    /// Whether layer `l` is a convolution that runs on the direct kernels ([`crate::direct`]):
-    /// with our own backend on a CPU that has them. The other backends keep im2col + GEMM, which
+    /// The geometry of layer `l` on `n` samples if it is a convolution that runs on the direct
+    /// kernels ([`crate::direct`]): with our own backend on a CPU that has them. The other backends keep im2col + GEMM, which
     /// is also the fallback without AVX-512 (and what the tests compare the direct path with).
-    fn conv_direct(&self, l: &Layer) -> bool {
-        self.backend == Backend::Packed && matches!(l, Layer::Conv2d { .. }) && direct::available()
+    fn direct_conv(&self, l: &Layer, n: usize) -> Option<direct::Conv> {
+        match *l {
+            Layer::Conv2d {
+                input,
+                kh,
+                kw,
+                filters,
+                ..
+            } if self.backend == Backend::Packed && direct::available() => Some(direct::Conv {
+                n,
+                input,
+                kh,
+                kw,
+                filters,
+            }),
+            _ => None,
+        }
     }
 
     /// Whether layer `li` is a max-pool whose input comes from a ReLU layer: its backward pass then
