@@ -67,6 +67,11 @@ impl SharedParams for Hogwild {
     }
 
     fn snapshot(&self, out: &mut [f32]) -> u64 {
+        assert_eq!(
+            out.len(),
+            self.dim(),
+            "snapshot buffer has the wrong length"
+        );
         let seq = self.counter.load(Acquire);
         self.copy_out(out);
         seq
@@ -93,6 +98,11 @@ impl ParamWorker for HogwildWorker<'_> {
         read_seq: u64,
         mut step: impl FnMut(u64) -> Option<f32>,
     ) -> Update {
+        assert_eq!(
+            grad.len(),
+            self.shared.dim(),
+            "gradient has the wrong dimension"
+        );
         let now = self.shared.counter.load(Acquire);
         let Some(eta) = step(now.saturating_sub(read_seq)) else {
             return Update {

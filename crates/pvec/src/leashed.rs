@@ -7,9 +7,10 @@
 //! since it was published (high 48 bits).
 //!
 //! - **Read** (`LATEST_POINTER`): one `fetch_add` of one acquisition returns the latest slot and
-//!   counts the reader in the same atomic step, so no publisher can miss it. Wait-free; no
-//!   stale-flag retry loop, no SeqCst.
-//! - **Release** (`STOP_READING`): decrement the slot's own counter.
+//!   counts the reader in the same atomic step, so no publisher can miss it. The acquisition is
+//!   wait-free (no stale-flag retry loop, no SeqCst).
+//! - **Release** (`STOP_READING`): decrement the slot's own counter. Wait-free, except that the
+//!   last releaser of a replaced slot recycles it: a lock-free push onto the free list.
 //! - **Publish** (LAU-SPC, lines 25–40): take a private slot from the free list, acquire the
 //!   latest slot, write `latest − η(τ)·g` into the private slot (one fused pass), then CAS the
 //!   global word from (latest, count) to (private, 0). A CAS that fails only because the count
@@ -20,11 +21,16 @@
 //!   release, and receives +count when replaced; whoever brings it back to exactly 0 (the last
 //!   reader or the publisher) pushes the slot onto a Treiber free list whose head carries a tag
 //!   against ABA. Buffers stay allocated in their slot, so the steady state allocates nothing.
+//! - **`seq()`** reads the latest slot's sequence number *without* acquiring it, and retries if
+//!   the global word moved to another slot meanwhile: lock-free and linearizable (see
+//!   [`Leashed::seq`](SharedParams::seq)), and it never waits for a snapshot's O(d) copy.
 //!
 //! A worker holds at most one acquisition and one private slot, and at most one snapshot reader
 //! runs at a time (an internal mutex among snapshot callers only), so at most `2m + 2` slots are
 //! ever in use (Lemma B.3.2 bounds it by 3m): the free list can never be empty when a worker
-//! needs a slot.
+//! needs a slot. Acquisitions are held by drop guards and a private slot stays with its worker
+//! until it is published, so a panic in the caller's closures (the read's `f`, the update's
+//! `step`) gives everything back.
 
 use crate::sync::{
     spin, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering::*, UnsafeCell,
@@ -49,7 +55,8 @@ fn count_of(word: u64) -> u64 {
 /// One parameter vector: θ, its sequence number i, and the recycling metadata of Alg. B.1.
 struct Slot {
     theta: UnsafeCell<Box<[f32]>>,
-    /// Sequence number i of the state held (written while private, read after acquisition).
+    /// Sequence number i of the state held (written while private, read after acquisition, and
+    /// by `seq()` without one: Release stores, so such a read also orders what came before).
     seq: AtomicU64,
     /// Releases (−1 each) plus the acquisition count handed over when replaced (+count).
     count: AtomicI64,
@@ -80,6 +87,36 @@ impl Slot {
     }
 }
 
+/// One acquisition of a published (or since replaced) slot: θ is read-only while it lives, and
+/// dropping it releases the slot (`STOP_READING`), also when the holder unwinds.
+struct Held<'a> {
+    shared: &'a Leashed,
+    slot: usize,
+}
+
+impl Held<'_> {
+    fn slot(&self) -> &Slot {
+        &self.shared.slots[self.slot]
+    }
+
+    /// After this holder's CAS replaced the slot: hand it the `acquisitions` counted in the
+    /// global word while it was published, this holder's own included (so no release follows).
+    fn hand_over(self, acquisitions: u64) {
+        let (sh, i) = (self.shared, self.slot);
+        std::mem::forget(self);
+        let others = acquisitions as i64 - 1;
+        if sh.slots[i].count.fetch_add(others, AcqRel) == -others {
+            sh.recycle(i);
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.shared.release(self.slot);
+    }
+}
+
 /// The Leashed-SGD shared parameter vector. See the module documentation.
 pub struct Leashed {
     slots: Box<[Slot]>,
@@ -99,14 +136,31 @@ pub struct Leashed {
 }
 
 impl Leashed {
+    /// The most simultaneous workers an arena can serve: its `2m + 2` slots must be indexable by
+    /// the 16 bits of the global word.
+    pub const MAX_WORKERS: usize = ((1 << IDX_BITS) - 3) / 2;
+
     /// Publish `theta0` as state 0, for up to `max_workers` simultaneous worker handles.
     ///
-    /// # Panics
-    /// If `max_workers` is 0 or the arena would exceed 2¹⁶ slots.
-    pub fn new(theta0: Vec<f32>, max_workers: usize, persistence: Persistence) -> Self {
-        assert!(max_workers > 0, "Leashed needs at least one worker");
+    /// # Errors
+    /// [`PvecError::NoWorkers`] if `max_workers` is 0, [`PvecError::ArenaTooLarge`] if it is
+    /// above [`Leashed::MAX_WORKERS`].
+    pub fn try_new(
+        theta0: Vec<f32>,
+        max_workers: usize,
+        persistence: Persistence,
+    ) -> Result<Self, PvecError> {
+        if max_workers == 0 {
+            return Err(PvecError::NoWorkers);
+        }
+        if max_workers > Self::MAX_WORKERS {
+            return Err(PvecError::ArenaTooLarge {
+                max_workers,
+                limit: Self::MAX_WORKERS,
+            });
+        }
+        // Cannot overflow: max_workers ≤ MAX_WORKERS < 2¹⁵.
         let n = 2 * max_workers + 2;
-        assert!(n < (1 << IDX_BITS), "too many workers for the slot arena");
         let dim = theta0.len();
         let mut slots = Vec::with_capacity(n);
         slots.push(Slot::new(theta0.into_boxed_slice()));
@@ -128,16 +182,30 @@ impl Leashed {
         for i in (1..n).rev() {
             l.push_free(i);
         }
-        l
+        Ok(l)
+    }
+
+    /// [`Leashed::try_new`] for a worker count known to be valid.
+    ///
+    /// # Panics
+    /// If `max_workers` is 0 or above [`Leashed::MAX_WORKERS`], with the error's message.
+    pub fn new(theta0: Vec<f32>, max_workers: usize, persistence: Persistence) -> Self {
+        Self::try_new(theta0, max_workers, persistence).unwrap_or_else(|e| panic!("Leashed: {e}"))
     }
 
     pub fn persistence(&self) -> Persistence {
         self.persistence
     }
 
-    /// Acquire the latest published slot (one `fetch_add`: wait-free).
-    fn acquire(&self) -> usize {
-        slot_of(self.global.fetch_add(ONE, Acquire))
+    /// Acquire the latest published slot (one `fetch_add`: wait-free), with the global word as
+    /// it was just before.
+    fn acquire(&self) -> (Held<'_>, u64) {
+        let word = self.global.fetch_add(ONE, Acquire);
+        let held = Held {
+            shared: self,
+            slot: slot_of(word),
+        };
+        (held, word)
     }
 
     /// Give up one acquisition of slot `i`.
@@ -152,6 +220,7 @@ impl Leashed {
         self.push_free(i);
     }
 
+    /// Lock-free (Treiber push): the CAS fails only when another push or pop succeeded.
     fn push_free(&self, i: usize) {
         let was_free = self.slots[i].free.swap(1, Relaxed);
         assert_eq!(was_free, 0, "pvec: slot {i} recycled twice");
@@ -234,6 +303,8 @@ impl Leashed {
 /// A worker of [`Leashed`]: keeps its private slot between failed publishes.
 pub struct LeashedWorker<'a> {
     shared: &'a Leashed,
+    /// Popped, never published: only this worker reaches it. Set as soon as it is popped and
+    /// cleared only by the CAS that publishes it, so an unwinding `update` cannot lose it.
     private: Option<usize>,
 }
 
@@ -279,27 +350,40 @@ impl SharedParams for Leashed {
         self.dim
     }
 
+    /// Lock-free and linearizable, and takes no acquisition (so any number of threads may call
+    /// it without touching the memory bound). It loads the global word, reads that slot's
+    /// sequence number, and returns it if the global word still names the same slot; otherwise
+    /// a publish succeeded in between and it tries again. The slot may have been replaced,
+    /// recycled and republished meanwhile (ABA), but every value its `seq` holds between two
+    /// publications lies between them (a private slot holds latest + 1 of some attempt, and
+    /// attempts start after the previous publication was replaced), and published sequence
+    /// numbers step by exactly 1, so the value returned was the latest at some instant during
+    /// the call. The Release stores of `seq` and Acquire loads here order the second load of
+    /// the global word after whatever recycling produced the value read.
     fn seq(&self) -> u64 {
-        let _one_snapshot_reader = self.snapshot_lock.lock();
-        let i = self.acquire();
-        let seq = self.slots[i].seq.load(Relaxed);
-        self.release(i);
-        seq
+        let mut i = slot_of(self.global.load(Acquire));
+        loop {
+            let seq = self.slots[i].seq.load(Acquire);
+            let now = slot_of(self.global.load(Acquire));
+            if now == i {
+                return seq;
+            }
+            i = now;
+            spin();
+        }
     }
 
     fn snapshot(&self, out: &mut [f32]) -> u64 {
+        // Checked before anything is held, so the panic costs nothing.
+        assert_eq!(out.len(), self.dim, "snapshot buffer has the wrong length");
         let _one_snapshot_reader = self.snapshot_lock.lock();
-        let i = self.acquire();
-        let slot = &self.slots[i];
-        let seq = slot.seq.load(Relaxed);
-        {
-            let theta = slot.theta.get();
-            // SAFETY: slot `i` is acquired (counted in the global word), so it is published or
-            // stale and nobody writes it until this acquisition is released below.
-            out.copy_from_slice(unsafe { theta.deref() });
-        }
-        self.release(i);
-        seq
+        let (held, _) = self.acquire();
+        let slot = held.slot();
+        let theta = slot.theta.get();
+        // SAFETY: the slot is acquired (counted in the global word), so it is published or stale
+        // and nobody writes it until `held` is dropped, after this copy.
+        out.copy_from_slice(unsafe { theta.deref() });
+        slot.seq.load(Relaxed)
     }
 
     fn vectors(&self) -> VectorStats {
@@ -319,18 +403,14 @@ impl LeashedWorker<'_> {
 
 impl ParamWorker for LeashedWorker<'_> {
     /// `f` runs on the latest published vector itself (no copy); it stays alive, unchanged, until
-    /// `f` returns.
+    /// `f` returns (or unwinds).
     fn read<R>(&mut self, f: impl FnOnce(&[f32], u64) -> R) -> R {
-        let sh = self.shared;
-        let i = sh.acquire();
-        let slot = &sh.slots[i];
-        let r = {
-            let theta = slot.theta.get();
-            // SAFETY: acquired, so published or stale: read-only until released (below).
-            f(unsafe { theta.deref() }, slot.seq.load(Relaxed))
-        };
-        sh.release(i);
-        r
+        let (held, _) = self.shared.acquire();
+        let slot = held.slot();
+        let theta = slot.theta.get();
+        // SAFETY: acquired, so published or stale: read-only until `held` is dropped, which is
+        // after `f` returns or unwinds.
+        f(unsafe { theta.deref() }, slot.seq.load(Relaxed))
     }
 
     fn update(
@@ -341,17 +421,18 @@ impl ParamWorker for LeashedWorker<'_> {
     ) -> Update {
         let sh = self.shared;
         assert_eq!(grad.len(), sh.dim, "gradient has the wrong dimension");
-        let new = self.private.take().unwrap_or_else(|| sh.pop_private());
+        let new = match self.private {
+            Some(i) => i,
+            None => *self.private.insert(sh.pop_private()),
+        };
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let word = sh.global.fetch_add(ONE, Acquire);
-            let old = slot_of(word);
-            let latest_seq = sh.slots[old].seq.load(Relaxed);
+            let (held, word) = sh.acquire();
+            let old = held.slot;
+            let latest_seq = held.slot().seq.load(Relaxed);
             let staleness = latest_seq.saturating_sub(read_seq);
             let Some(eta) = step(staleness) else {
-                sh.release(old);
-                self.private = Some(new);
                 return Update {
                     staleness,
                     attempts,
@@ -360,13 +441,13 @@ impl ParamWorker for LeashedWorker<'_> {
                 };
             };
             {
-                let src = sh.slots[old].theta.get();
+                let src = held.slot().theta.get();
                 let dst = sh.slots[new].theta.get_mut();
-                // SAFETY: `old` is acquired (read-only until released); `new` is this worker's
-                // private slot (popped, unpublished: nobody else can reach it).
+                // SAFETY: `old` is acquired (read-only while `held` lives); `new` is this
+                // worker's private slot (popped, unpublished: nobody else can reach it).
                 kernels::copy_axpy(unsafe { dst.deref() }, unsafe { src.deref() }, grad, eta);
             }
-            sh.slots[new].seq.store(latest_seq + 1, Relaxed);
+            sh.slots[new].seq.store(latest_seq + 1, Release);
             // Publish: the global word must still name `old`; only its count may have moved.
             let mut expected = word + ONE;
             let published = loop {
@@ -383,11 +464,9 @@ impl ParamWorker for LeashedWorker<'_> {
                 }
             };
             if published {
-                // Hand `old` the acquisitions it received while latest, minus our own.
-                let handed = count_of(expected) as i64 - 1;
-                if sh.slots[old].count.fetch_add(handed, AcqRel) == -handed {
-                    sh.recycle(old);
-                }
+                self.private = None;
+                // Hand `old` the acquisitions it received while latest, ours included.
+                held.hand_over(count_of(expected));
                 return Update {
                     staleness,
                     attempts,
@@ -395,10 +474,10 @@ impl ParamWorker for LeashedWorker<'_> {
                     dropped: false,
                 };
             }
-            sh.release(old);
+            drop(held);
             if let Persistence::Bounded(tp) = sh.persistence {
                 if attempts > tp {
-                    self.private = Some(new);
+                    // The private slot stays with the worker for its next update.
                     return Update {
                         staleness,
                         attempts,

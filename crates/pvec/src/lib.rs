@@ -7,7 +7,7 @@
 //! |---|---|---|---|---|
 //! | [`Locked`] | Alg. B.2 | consistent copy under a lock | in place under the lock | blocking |
 //! | [`Hogwild`] | HOGWILD! (§B.2) | component-wise, may mix states | component-wise, may lose writes | none needed |
-//! | [`Leashed`] | Alg. B.3 | the latest published vector, **no copy**, wait-free | copy + update into a fresh vector, one CAS publishes it; retried up to the persistence bound T_p | lock-free |
+//! | [`Leashed`] | Alg. B.3 | the latest published vector, **no copy**; acquired wait-free, released lock-free | copy + update into a fresh vector, one CAS publishes it; retried up to the persistence bound T_p | lock-free |
 //!
 //! All three implement [`SharedParams`]; per-thread state lives in a worker handle
 //! ([`ParamWorker`]). Every [`ParamWorker::update`] reports the update's staleness τ (sequence
@@ -18,8 +18,14 @@
 //! [`Leashed`] closes the use-after-free window of Alg. B.3 as published (a reader loading the
 //! global pointer and only then counting itself): a reader acquires with a single `fetch_add` on
 //! a global word that holds the slot index *and* the reader count, and the publisher's CAS hands
-//! that count to the replaced slot. The protocol, its invariants and the loom model checks are in
-//! `docs/pvec.md`; `cargo xtask loom` runs them.
+//! that count to the replaced slot. A read's acquisition is one `fetch_add` (wait-free); its
+//! release is one `fetch_sub`, except that the last reader of a replaced vector also pushes it on
+//! the free list, a lock-free CAS loop — so reads are lock-free, and wait-free but for that push.
+//! The protocol, its invariants and the loom model checks are in `docs/pvec.md`; `cargo xtask
+//! loom` runs them.
+//!
+//! [`SharedParams::seq`] is lock-free for every strategy, so workers may call it freely: it never
+//! waits behind a snapshot's O(d) copy or (for [`Locked`]) behind an update.
 //!
 //! ```
 //! use pvec::{Leashed, ParamWorker, Persistence, SharedParams};
@@ -96,11 +102,16 @@ impl std::fmt::Display for Persistence {
     }
 }
 
-/// Why a worker handle could not be created.
+/// Why a shared vector or a worker handle could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PvecError {
     /// More simultaneous workers than the strategy was built for (Leashed sizes its arena by it).
     TooManyWorkers { max: usize },
+    /// [`Leashed`] built for zero workers.
+    NoWorkers,
+    /// [`Leashed`]'s arena of `2m + 2` slots for `max_workers` = m would not fit its 16-bit slot
+    /// index (`limit` = [`Leashed::MAX_WORKERS`]).
+    ArenaTooLarge { max_workers: usize, limit: usize },
 }
 
 impl std::fmt::Display for PvecError {
@@ -109,6 +120,12 @@ impl std::fmt::Display for PvecError {
             PvecError::TooManyWorkers { max } => {
                 write!(f, "at most {max} simultaneous workers were configured")
             }
+            PvecError::NoWorkers => f.write_str("at least one worker is needed"),
+            PvecError::ArenaTooLarge { max_workers, limit } => write!(
+                f,
+                "{max_workers} workers: Leashed-SGD supports at most {limit} (its arena of 2m + 2 \
+                 vectors is indexed by 16 bits)"
+            ),
         }
     }
 }
@@ -137,11 +154,15 @@ pub trait SharedParams: Sync {
     /// The dimension d.
     fn dim(&self) -> usize;
 
-    /// Updates applied so far (the sequence number of the latest state).
+    /// Updates applied so far (the sequence number of the latest state). Lock-free, and never
+    /// behind a read or update that finished before the call nor ahead of the latest state.
     fn seq(&self) -> u64;
 
-    /// Copy the latest θ into `out` (length d) and return its sequence number. For Hogwild the copy
-    /// may mix states, as any Hogwild read does.
+    /// Copy the latest θ into `out` and return its sequence number. For Hogwild the copy may mix
+    /// states, as any Hogwild read does.
+    ///
+    /// # Panics
+    /// If `out.len()` is not [`dim`](SharedParams::dim) (checked before anything is held).
     fn snapshot(&self, out: &mut [f32]) -> u64;
 
     /// Parameter vectors in memory.
@@ -150,11 +171,16 @@ pub trait SharedParams: Sync {
 
 /// One worker's access to a [`SharedParams`].
 pub trait ParamWorker: Send {
-    /// Run `f` on a read of θ and its sequence number.
+    /// Run `f` on a read of θ and its sequence number. If `f` panics, whatever the read holds is
+    /// given back as the panic unwinds, and the handle stays usable.
     fn read<R>(&mut self, f: impl FnOnce(&[f32], u64) -> R) -> R;
 
-    /// θ ← θ − η(τ)·`grad`, where τ is the staleness relative to `read_seq` and `step` gives
-    /// η(τ), or `None` to drop the update.
+    /// θ ← θ − η(τ)·`grad`, where τ is the staleness relative to `read_seq` (0 if `read_seq` is
+    /// ahead) and `step` gives η(τ), or `None` to drop the update. If `step` panics, nothing is
+    /// applied or leaked and the handle stays usable.
+    ///
+    /// # Panics
+    /// If `grad.len()` is not the dimension d.
     fn update(
         &mut self,
         grad: &[f32],

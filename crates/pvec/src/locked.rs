@@ -3,6 +3,7 @@
 use crate::copies::CopyCount;
 use crate::{kernels, ParamWorker, PvecError, SharedParams, Update, VectorStats};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::*};
 
 struct State {
     theta: Vec<f32>,
@@ -13,6 +14,8 @@ struct State {
 /// applies `θ ← θ − η·g` under it (line 16).
 pub struct Locked {
     state: Mutex<State>,
+    /// `state.seq`, stored under the lock, so `seq()` need not take it.
+    seq: AtomicU64,
     dim: usize,
     copies: CopyCount,
 }
@@ -25,6 +28,7 @@ impl Locked {
                 theta: theta0,
                 seq: 0,
             }),
+            seq: AtomicU64::new(0),
             dim,
             copies: CopyCount::default(),
         }
@@ -59,10 +63,11 @@ impl SharedParams for Locked {
     }
 
     fn seq(&self) -> u64 {
-        self.state.lock().seq
+        self.seq.load(Acquire)
     }
 
     fn snapshot(&self, out: &mut [f32]) -> u64 {
+        assert_eq!(out.len(), self.dim, "snapshot buffer has the wrong length");
         let s = self.state.lock();
         out.copy_from_slice(&s.theta);
         s.seq
@@ -89,8 +94,15 @@ impl ParamWorker for LockedWorker<'_> {
         read_seq: u64,
         mut step: impl FnMut(u64) -> Option<f32>,
     ) -> Update {
+        assert_eq!(
+            grad.len(),
+            self.shared.dim,
+            "gradient has the wrong dimension"
+        );
         let mut s = self.shared.state.lock();
-        let staleness = s.seq - read_seq;
+        // Saturating: a `read_seq` from the future (a caller's mistake) means τ = 0, not a panic
+        // under the lock.
+        let staleness = s.seq.saturating_sub(read_seq);
         let Some(eta) = step(staleness) else {
             return Update {
                 staleness,
@@ -101,6 +113,7 @@ impl ParamWorker for LockedWorker<'_> {
         };
         kernels::axpy(&mut s.theta, grad, eta);
         s.seq += 1;
+        self.shared.seq.store(s.seq, Release);
         Update {
             staleness,
             attempts: 1,

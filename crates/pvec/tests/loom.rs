@@ -4,12 +4,19 @@
 //! the atomics) up to a preemption bound, and fails on any access to an `UnsafeCell` that races
 //! with a write: a slot recycled while someone still reads it, or written by two workers. The
 //! assertions add: no lost successful update, consistent and monotone reads, no double recycling
-//! (asserted inside the crate), and no leaked slot.
+//! (asserted inside the crate), and no leaked slot. Paths that only some interleavings take (a
+//! failed T_p = 0 attempt, a dropped update) are counted across the exploration, and each model
+//! asserts that loom reached them.
+//!
+//! loom's limits shape the models: at most 4 threads besides main, a `yield_now` in every spin
+//! loop (`sync::spin`), and SeqCst accesses modelled as AcqRel (only `fence(SeqCst)` is modelled
+//! exactly), which the protocol does not use.
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;
 use pvec::{Leashed, ParamWorker, Persistence, SharedParams, Update};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Preemption bound 3 unless `LOOM_MAX_PREEMPTIONS` says otherwise.
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -163,17 +170,165 @@ fn reader_publisher_and_snapshot() {
     });
 }
 
-/// The protocol as Alg. B.1/B.3 publish it: a reader loads the global pointer, *then* increments
-/// the vector's reader count and checks its stale flag; a publisher sets the stale flag, *then*
-/// checks the reader count and frees (here: recycles) the vector. With acquire/release orderings
-/// this is a store-buffering pattern: both sides can miss the other's write, so a vector is
-/// recycled and rewritten while a reader still uses it. loom must find that race; if it ever
-/// stops finding it, this test fails and the checks above lose their credibility.
+/// T_p = 0, two updates per worker: a first attempt that loses its CAS gives up (the T_p-exceeded
+/// path) and keeps its private slot, which the worker's second update reuses; the kept slot,
+/// holding the abandoned attempt's values, must not be reachable by anyone else, and every slot
+/// must come back when the workers drop.
 #[test]
-#[should_panic(expected = "Causality violation")]
-fn naive_flag_then_count_protocol_is_caught() {
+fn persistence_zero_gives_up_and_reuses_the_kept_private_slot() {
+    static GAVE_UP_THEN_REUSED: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        let shared = Arc::new(Leashed::new(THETA0.to_vec(), 2, Persistence::Bounded(0)));
+        let hs: Vec<_> = (0..2)
+            .map(|t| {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    let mut w = shared.worker().unwrap();
+                    let mut out = Vec::new();
+                    for _ in 0..2 {
+                        let seq = checked_read(&mut w);
+                        out.push(w.update(&grad(t), seq, |_| Some(1.0)));
+                    }
+                    let [first, second] = [out[0], out[1]];
+                    assert!(first.attempts == 1 && second.attempts == 1);
+                    if !first.applied {
+                        assert!(!first.dropped, "T_p exceeded is not a step-size drop");
+                        if second.applied {
+                            GAVE_UP_THEN_REUSED.fetch_add(1, Relaxed);
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        let mut grads = Vec::new();
+        for (t, h) in hs.into_iter().enumerate() {
+            for u in h.join().unwrap() {
+                outcomes.push(u);
+                grads.push(grad(t));
+            }
+        }
+        assert!(outcomes.iter().any(|u| u.applied));
+        final_check(&shared, &outcomes, &grads);
+    });
+    assert!(
+        GAVE_UP_THEN_REUSED.load(Relaxed) > 0,
+        "no explored execution gave up an attempt and then published from the kept slot"
+    );
+}
+
+/// The step-size function drops a stale update (returns `None`): the worker releases the vector
+/// it acquired and keeps its private slot, then publishes from it; a second worker publishes
+/// concurrently with T_p = 0, so its attempt may also give up.
+#[test]
+fn dropped_update_releases_and_keeps_the_private_slot() {
+    static DROPPED_THEN_APPLIED: AtomicUsize = AtomicUsize::new(0);
+    static OTHER_GAVE_UP: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        let shared = Arc::new(Leashed::new(THETA0.to_vec(), 2, Persistence::Bounded(0)));
+        let dropper = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let mut w = shared.worker().unwrap();
+                let seq = checked_read(&mut w);
+                let first = w.update(&grad(0), seq, |tau| (tau == 0).then_some(1.0));
+                assert!(!first.dropped || (first.staleness > 0 && !first.applied));
+                // Fresh read, so τ = 0 unless the other worker publishes again (it does not).
+                let seq = checked_read(&mut w);
+                let second = w.update(&grad(0), seq, |_| Some(1.0));
+                if first.dropped && second.applied {
+                    DROPPED_THEN_APPLIED.fetch_add(1, Relaxed);
+                }
+                vec![first, second]
+            })
+        };
+        let other = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let mut w = shared.worker().unwrap();
+                let seq = w.read(|_, s| s);
+                let u = w.update(&grad(1), seq, |_| Some(1.0));
+                if !u.applied {
+                    OTHER_GAVE_UP.fetch_add(1, Relaxed);
+                }
+                u
+            })
+        };
+        let mut outcomes = dropper.join().unwrap();
+        outcomes.push(other.join().unwrap());
+        final_check(&shared, &outcomes, &[grad(0), grad(0), grad(1)]);
+    });
+    assert!(
+        DROPPED_THEN_APPLIED.load(Relaxed) > 0,
+        "the drop path was never explored"
+    );
+    assert!(OTHER_GAVE_UP.load(Relaxed) > 0, "no attempt ever gave up");
+}
+
+/// `seq()` takes no acquisition: it reads the latest slot's `seq` and rechecks the global word.
+/// A slot is recycled and rewritten as a private slot (seq = latest + 1, not yet published)
+/// during the two publishes, so a `seq()` without the recheck could return a state from the
+/// future; the reads around it detect that (linearizability: seq() ≤ a later read's seq ≤ a
+/// later seq()).
+#[test]
+fn seq_without_acquisition_is_linearizable() {
+    model(|| {
+        let shared = Arc::new(Leashed::new(THETA0.to_vec(), 2, Persistence::Unbounded));
+        let p = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let mut w = shared.worker().unwrap();
+                for _ in 0..2 {
+                    let seq = w.read(|_, s| s);
+                    assert!(w.update(&grad(0), seq, |_| Some(1.0)).applied);
+                    assert!(shared.seq() > seq, "seq() behind this worker's own publish");
+                }
+            })
+        };
+        let s = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let mut w = shared.worker().unwrap();
+                let before = shared.seq();
+                let read = w.read(|_, s| s);
+                let after = shared.seq();
+                assert!(
+                    before <= read && read <= after && after <= 2,
+                    "seq() {before}, read {read}, seq() {after}"
+                );
+            })
+        };
+        p.join().unwrap();
+        s.join().unwrap();
+        assert_eq!(shared.seq(), 2);
+    });
+}
+
+/// Alg. B.1/B.3 as published: a reader loads the global pointer, *then* increments the vector's
+/// reader count and checks its stale flag; a publisher sets the stale flag, *then* checks the
+/// reader count and frees the vector.
+///
+/// With vectors reused (`reuse`: a freed vector goes back on a free list and is rewritten by the
+/// next publish, as any bounded-memory version must do) the protocol is broken even under
+/// sequential consistency: a reader that loaded the pointer just before it was swapped is still
+/// in the window before its increment when the vector is freed, reused and its stale flag reset;
+/// its increment and flag check then act on the *new* incarnation, still private and being
+/// written, and it reads that. `fences` puts a `fence(SeqCst)` (which loom models exactly) between
+/// each side's write and read of the flag/count pair, which rules out store buffering: loom still
+/// finds the race, so the cause is the window plus reuse, not weak memory.
+///
+/// Without reuse (each publish takes a fresh vector and freeing poisons θ; the thesis' C++ code
+/// never reuses vector headers either) the window is harmless: the reader finds the flag set and
+/// retries. What remains is the store-buffering pattern of "reader: increment count, then load
+/// flag" against "publisher: store flag, then load count": with only acquire/release both loads
+/// may miss the other write (loom finds it), and the SeqCst fences make it correct.
+///
+/// So the `should_panic` models show loom can fail on such code; the last one shows that the
+/// failure is specific.
+fn naive_flag_then_count(reuse: bool, fences: bool) {
     use loom::cell::UnsafeCell;
-    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+    use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
     use loom::sync::Mutex;
 
     struct Vector {
@@ -186,19 +341,34 @@ fn naive_flag_then_count_protocol_is_caught() {
         vectors: [Vector; 3],
         p: AtomicUsize,
         free: Mutex<Vec<usize>>,
+        reuse: bool,
+        fences: bool,
     }
     // SAFETY (test only): this is the protocol under test; loom is expected to flag its race.
     unsafe impl Sync for Naive {}
     impl Naive {
+        fn fence(&self) {
+            if self.fences {
+                fence(SeqCst);
+            }
+        }
         fn safe_delete(&self, i: usize) {
             let v = &self.vectors[i];
-            if v.stale.load(Acquire)
-                && v.n_rdrs.load(Acquire) == 0
+            if !v.stale.load(Acquire) {
+                return;
+            }
+            self.fence();
+            if v.n_rdrs.load(Acquire) == 0
                 && v.deleted
                     .compare_exchange(false, true, AcqRel, Acquire)
                     .is_ok()
             {
-                self.free.lock().unwrap().push(i);
+                if self.reuse {
+                    self.free.lock().unwrap().push(i);
+                } else {
+                    // SAFETY (test only): "delete θ": no reader may still use it.
+                    v.theta.with_mut(|t| unsafe { *t = [f32::NAN; 2] });
+                }
             }
         }
         fn read(&self) -> f32 {
@@ -206,6 +376,7 @@ fn naive_flag_then_count_protocol_is_caught() {
                 let i = self.p.load(Acquire);
                 let v = &self.vectors[i];
                 v.n_rdrs.fetch_add(1, AcqRel);
+                self.fence();
                 if !v.stale.load(Acquire) {
                     // SAFETY (test only): what the naive protocol claims.
                     let x = v.theta.with(|t| unsafe { (*t)[0] });
@@ -242,11 +413,14 @@ fn naive_flag_then_count_protocol_is_caught() {
             vectors: [vector(), vector(), vector()],
             p: AtomicUsize::new(0),
             free: Mutex::new(vec![2, 1]),
+            reuse,
+            fences,
         });
         let r = {
             let n = naive.clone();
             thread::spawn(move || {
-                n.read();
+                let x = n.read();
+                assert!(!x.is_nan(), "read a freed vector");
             })
         };
         let p = {
@@ -259,4 +433,27 @@ fn naive_flag_then_count_protocol_is_caught() {
         r.join().unwrap();
         p.join().unwrap();
     });
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn naive_protocol_with_reuse_is_caught() {
+    naive_flag_then_count(true, false);
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn naive_protocol_with_reuse_is_caught_even_with_seqcst_fences() {
+    naive_flag_then_count(true, true);
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn naive_protocol_without_reuse_is_caught_under_acquire_release() {
+    naive_flag_then_count(false, false);
+}
+
+#[test]
+fn naive_protocol_without_reuse_is_correct_with_seqcst_fences() {
+    naive_flag_then_count(false, true);
 }
