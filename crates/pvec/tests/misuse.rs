@@ -21,9 +21,12 @@ fn leashed_worker_counts_outside_the_arena_are_typed_errors() {
             })
         );
     }
-    let at_limit = Leashed::try_new(vec![0.0; 2], limit, Persistence::Unbounded).unwrap();
-    assert_eq!(at_limit.capacity(), 2 * limit + 2);
-    assert!(at_limit.capacity() <= 1 << 16);
+    // Building the largest arena (65,534 slots) takes miri over ten minutes; natively, milliseconds.
+    if !cfg!(miri) {
+        let at_limit = Leashed::try_new(vec![0.0; 2], limit, Persistence::Unbounded).unwrap();
+        assert_eq!(at_limit.capacity(), 2 * limit + 2);
+        assert!(at_limit.capacity() <= 1 << 16);
+    }
 }
 
 #[test]
