@@ -1,14 +1,39 @@
 //! The matrix products of the MLP 3×128 at batch 512 (forward, weight gradient, input gradient)
 //! on each backend, single thread. Throughput in FLOP/s.
 //!
-//! `cargo bench -p nn --bench matmul`
+//! `cargo bench -p nn --bench matmul`: our packed kernels on every instruction set this CPU has
+//! (or only the one `NN_ISA` names), next to the `gemm` crate and matrixmultiply. Add
+//! `--no-default-features` to build `gemm` without its AVX-512 kernels (as on an AVX2 machine).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nn::matmul::{sgemm, Backend, View};
 use nn::packed::Workspace;
+use nn::Isa;
 use std::hint::black_box;
 
+/// (label, backend, instruction set) of each run: our kernels per family, then the libraries.
+fn runs() -> Vec<(String, Backend, Isa)> {
+    let isas = match Isa::from_env().expect("NN_ISA") {
+        Some(i) => vec![i],
+        None => Isa::available_here(),
+    };
+    let mut v: Vec<_> = isas
+        .into_iter()
+        .map(|i| (format!("Packed-{i}"), Backend::Packed, i))
+        .collect();
+    for be in [Backend::Gemm, Backend::MatrixMultiply] {
+        v.push((format!("{be:?}"), be, Isa::detect()));
+    }
+    v
+}
+
 fn shapes(c: &mut Criterion) {
+    eprintln!(
+        "matmul bench on {} (kernel families here: {:?}; gemm crate AVX-512: {})",
+        nn::cpu_model(),
+        Isa::available_here(),
+        cfg!(feature = "gemm-avx512")
+    );
     // (name, m, n, k, A transposed, B transposed)
     let cases = [
         ("fwd_512x784x128", 512, 128, 784, false, false),
@@ -42,12 +67,13 @@ fn shapes(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("matmul/{name}"));
         g.throughput(Throughput::Elements(2 * (m * n * k) as u64));
         let mut ws = Workspace::new();
-        for be in [Backend::Packed, Backend::Gemm, Backend::MatrixMultiply] {
-            g.bench_function(format!("{be:?}"), |bch| {
+        for (label, be, isa) in runs() {
+            g.bench_function(label, |bch| {
                 bch.iter(|| {
                     sgemm(
                         &mut ws,
                         be,
+                        isa,
                         &mut out,
                         View::row_major(m, n),
                         black_box(&a),

@@ -1,5 +1,6 @@
 //! Run many gradient steps of one architecture (for `perf record`):
 //! `cargo run --release -p nn --example profile_step -- cnn 512 200 [packed|gemm|matrixmultiply]`
+//! (`NN_ISA=avx512|avx2|portable` forces our kernels' instruction set).
 use nn::{data, Arch, BatchBuf, BatchSampler, Init, Scale, Shuffle};
 use std::time::Instant;
 
@@ -33,7 +34,9 @@ fn main() {
     }
     let per = t.elapsed().as_secs_f64() / steps as f64;
     println!(
-        "{arch} b={batch} {backend:?}: {:.3} ms/step, {:.1} GFLOP/s",
+        "{arch} b={batch} {backend:?} on {} ({}): {:.3} ms/step, {:.1} GFLOP/s",
+        net.isa(),
+        nn::cpu_model(),
         per * 1e3,
         net.gradient_flops() as f64 * batch as f64 / per / 1e9
     );

@@ -13,7 +13,8 @@
 //! 28→26 (conv 4) →13 (pool) →11 (conv 8) →5 (pool), 5·5·8 = 200 → 128 → 10, i.e.
 //! 40 + 296 + 25,728 + 1,290. The "ReLU" listed for its pooling layers is a no-op after a ReLU conv.
 
-use crate::network::{Activation::*, BuildError, Network, Shape};
+use crate::shape::{Activation::*, Shape};
+use crate::{BuildError, Network};
 
 /// MNIST-class input: 28 × 28 grey-scale.
 pub const MNIST_INPUT: Shape = Shape::new(28, 28, 1);

@@ -3,7 +3,7 @@
 //! Every reader validates the whole file before returning and reports problems as a typed
 //! [`DataError`] naming the file; no input makes them panic (proptested in `tests/readers.rs`).
 
-use crate::network::{Batch, Shape};
+use crate::shape::{Batch, Shape};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

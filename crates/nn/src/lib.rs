@@ -12,10 +12,11 @@
 //! 34,622; Fig. A.1 CIFAR CNN: 477,994). Data readers for IDX (MNIST, Fashion-MNIST) and CIFAR-10
 //! are in [`data`]; [`BatchSampler`] draws seeded mini-batches over shuffled epochs.
 //!
-//! Matrix products run on the calling thread only ([`matmul`]); the default backend is our own
-//! [`packed`] SGEMM, which uses AVX-512 where the CPU has it (AVX2+FMA or portable code
-//! otherwise) and keeps its packing buffer in the [`Scratch`]. With that backend on an AVX-512
-//! CPU, convolutions skip im2col and run the [`direct`] kernels; elsewhere they are im2col + GEMM.
+//! Every kernel runs on the calling thread only ([`kernels`]); the default backend is our own
+//! [`packed`] SGEMM plus [`direct`] convolutions (no im2col), with their working memory in the
+//! [`Scratch`]. Each kernel is one generic source compiled for AVX-512F, AVX2 + FMA and a
+//! portable path; a network runs the best [`Isa`] this CPU has, or the one `NN_ISA` or
+//! [`Network::with_isa`] asks for.
 //!
 //! ```
 //! use nn::{arch, Init, Network, Shape, Batch};
@@ -36,37 +37,28 @@
 //! assert!(net.loss(&theta, batch, &mut scratch) < before as f64);
 //! ```
 
-/// Generate a `match` over two small const parameters of a kernel:
-/// `dispatch2!(f(args); a, [1, 2]; b, [1, 2])` calls `f::<A, B>(args)` for the run-time values of
-/// `a` and `b` (the GEMM and convolution kernels are instantiated per tile shape).
-macro_rules! dispatch2 {
-    ($f:ident $args:tt; $a:expr, [$($av:literal),*]; $b:expr, $bvs:tt) => {
-        match $a {
-            $( $av => dispatch2!(@inner $f $args; $av; $b, $bvs), )*
-            _ => unreachable!("tile size"),
-        }
-    };
-    (@inner $f:ident $args:tt; $av:literal; $b:expr, [$($bv:literal),*]) => {
-        match $b {
-            $( $bv => $f::<$av, $bv> $args, )*
-            _ => unreachable!("tile size"),
-        }
-    };
-}
+#[macro_use]
+pub mod kernels;
 
 pub mod arch;
+mod builder;
 pub mod data;
-pub mod direct;
-pub mod matmul;
-pub mod network;
-pub mod packed;
+mod init;
+mod network;
+mod ops;
 pub mod reference;
 pub mod sampler;
+mod scratch;
+mod shape;
 
 pub use arch::Arch;
+pub use builder::{BuildError, NetworkBuilder};
 pub use data::{BatchBuf, DataError, Dataset, Problem, Scale};
-pub use matmul::Backend;
-pub use network::{
-    Activation, Batch, BuildError, Init, Layer, Network, NetworkBuilder, Scratch, Shape,
-};
+pub use init::Init;
+pub use kernels::isa::{cpu_model, Isa, IsaError};
+pub use kernels::matmul::Backend;
+pub use kernels::{direct, matmul, packed};
+pub use network::Network;
 pub use sampler::{BatchSampler, Shuffle};
+pub use scratch::Scratch;
+pub use shape::{Activation, Batch, Layer, Shape};

@@ -3,7 +3,8 @@
 //! gradient against central finite differences of this function, so a bug shared by forward and
 //! backward of the fast path cannot hide.
 
-use crate::network::{Activation, Layer, Network};
+use crate::shape::{Activation, Layer};
+use crate::Network;
 
 /// Mean cross-entropy of `labels.len()` samples, computed in f64 with direct loops.
 pub fn loss_f64(net: &Network, theta: &[f64], images: &[f64], labels: &[u8]) -> f64 {

@@ -4,11 +4,15 @@
 //! several vector blocks, masked tails, several sample blocks and a one-sample block), plus a
 //! proptest over random shapes.
 //!
-//! The fixed cases are small enough for miri: `cargo xtask miri` runs this file with AVX-512
-//! enabled, so every pointer access of the intrinsics is checked.
+//! Every check runs once per instruction set this CPU has (the others are reported as NOT RUN).
+//! The fixed cases are small enough for miri: `cargo xtask miri` runs this file with AVX-512,
+//! AVX2 and FMA enabled, so every pointer access of every family's intrinsics is checked.
+
+mod support;
 
 use nn::direct::{self, Conv, Work};
-use nn::Shape;
+use nn::{Isa, Shape};
+use support::each_isa;
 
 fn val(i: usize, seed: u32) -> f32 {
     (((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0
@@ -73,8 +77,7 @@ impl Case {
         (y, gw, dx)
     }
 
-    fn check(&self, work: &mut Work) {
-        assert!(direct::available(), "the direct kernels need AVX-512F");
+    fn check(&self, isa: Isa, work: &mut Work) {
         let (ry, rgw, rdx) = self.reference();
         for relu in [false, true] {
             let want: Vec<f64> = ry
@@ -82,13 +85,16 @@ impl Case {
                 .map(|&v| if relu { v.max(0.0) } else { v })
                 .collect();
             let mut y = vec![f32::NAN; ry.len()];
-            direct::forward(work, &self.g, &self.x, &self.w, &self.bias, relu, &mut y);
-            close(&y, &want, "forward", &self.g);
+            direct::forward(
+                work, isa, &self.g, &self.x, &self.w, &self.bias, relu, &mut y,
+            );
+            close(&y, &want, "forward", isa, &self.g);
         }
         let mut gw = vec![f32::NAN; rgw.len()];
         let mut dx = vec![f32::NAN; rdx.len()];
         direct::backward(
             work,
+            isa,
             &self.g,
             &self.x,
             &self.w,
@@ -96,26 +102,28 @@ impl Case {
             &mut gw,
             Some(&mut dx),
         );
-        close(&gw, &rgw, "weight gradient", &self.g);
-        close(&dx, &rdx, "input gradient", &self.g);
+        close(&gw, &rgw, "weight gradient", isa, &self.g);
+        close(&dx, &rdx, "input gradient", isa, &self.g);
         // Without an input gradient, the weight gradient is the same.
         let mut gw2 = vec![f32::NAN; rgw.len()];
-        direct::backward(work, &self.g, &self.x, &self.w, &self.dy, &mut gw2, None);
+        direct::backward(
+            work, isa, &self.g, &self.x, &self.w, &self.dy, &mut gw2, None,
+        );
         assert_eq!(
             gw, gw2,
-            "weight gradient depends on whether dx is asked for"
+            "{isa}: weight gradient depends on whether dx is asked for"
         );
     }
 }
 
 /// f32 sums of up to a few thousand terms of magnitude ≤ 1: relative error ≲ 1e-5 of the scale.
-fn close(got: &[f32], want: &[f64], what: &str, g: &Conv) {
+fn close(got: &[f32], want: &[f64], what: &str, isa: Isa, g: &Conv) {
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
     for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
         assert!(
             (f64::from(a) - b).abs() <= 1e-5 * scale,
-            "{what}[{i}]: direct {a}, naive {b} (scale {scale}) for {g:?}"
+            "{isa} {what}[{i}]: direct {a}, naive {b} (scale {scale}) for {g:?}"
         );
     }
 }
@@ -145,15 +153,18 @@ const CASES: &[Dims] = &[
 
 #[test]
 fn direct_kernels_match_the_naive_convolution() {
-    let mut work = Work::new();
-    for (ci, &(n, s, kh, kw, f)) in CASES.iter().enumerate() {
-        // Under miri (an interpreter), only the small cases; together they still reach every
-        // tiling path (the 1-sample cases run in blocks of one sample).
-        if cfg!(miri) && matches!(ci, 1 | 2 | 5) {
-            continue;
+    each_isa("direct_kernels_match_the_naive_convolution", |isa| {
+        // One work area across cases and families: a reused one must not leak state.
+        let mut work = Work::new();
+        for (ci, &(n, s, kh, kw, f)) in CASES.iter().enumerate() {
+            // Under miri (an interpreter), only the small cases; together they still reach every
+            // tiling path (the 1-sample cases run in blocks of one sample).
+            if cfg!(miri) && matches!(ci, 1 | 2 | 5) {
+                continue;
+            }
+            Case::new(conv(n, s, kh, kw, f), ci as u32).check(isa, &mut work);
         }
-        Case::new(conv(n, s, kh, kw, f), ci as u32).check(&mut work);
-    }
+    });
 }
 
 #[test]
@@ -162,7 +173,17 @@ fn a_wrong_output_size_is_rejected() {
     let g = conv(2, (6, 6, 1), 3, 3, 2);
     let c = Case::new(g, 1);
     let mut y = vec![0.0; 2 * 2 * 16 - 1];
-    direct::forward(&mut Work::new(), &g, &c.x, &c.w, &c.bias, false, &mut y);
+    let isa = Isa::Portable;
+    direct::forward(
+        &mut Work::new(),
+        isa,
+        &g,
+        &c.x,
+        &c.w,
+        &c.bias,
+        false,
+        &mut y,
+    );
 }
 
 #[test]
@@ -171,6 +192,7 @@ fn a_kernel_larger_than_the_input_is_rejected() {
     let g = conv(1, (3, 3, 1), 4, 1, 1);
     direct::forward(
         &mut Work::new(),
+        Isa::Portable,
         &g,
         &[0.0; 9],
         &[0.0; 4],
@@ -193,7 +215,10 @@ mod random {
             kh in 1usize..7, kw in 1usize..7, f in 1usize..15, seed in any::<u32>(),
         ) {
             prop_assume!(kh <= h && kw <= w);
-            Case::new(conv(n, (h, w, c), kh, kw, f), seed).check(&mut Work::new());
+            // The families this CPU lacks are reported by the fixed-case test above.
+            for isa in Isa::available_here() {
+                Case::new(conv(n, (h, w, c), kh, kw, f), seed).check(isa, &mut Work::new());
+            }
         }
     }
 }

@@ -5,11 +5,17 @@
 //! |g − fd| ≤ 2e-3·max|fd| + 1e-3·|fd|: f32 sums of ≤ 10⁴ terms carry relative errors of
 //! about 1e-5–1e-4, and f64 differences with h = 1e-6 are accurate to ~1e-9 away from ReLU/max
 //! kinks (inputs are random, so a kink inside ±h has probability ~1e-6 per unit).
+//!
+//! The default backend's kernels are checked on every instruction set this CPU has (the others
+//! are reported as NOT RUN).
+
+mod support;
 
 use nn::arch::{self, CIFAR_INPUT, MNIST_INPUT};
-use nn::{Activation, Backend, Batch, Init, Network, Shape};
+use nn::{Activation, Backend, Batch, Init, Isa, Network, Shape};
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
+use support::each_isa;
 
 fn rng(seed: u64) -> rand::rngs::Xoshiro256PlusPlus {
     rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed)
@@ -89,20 +95,29 @@ fn check(net: &Network, n: usize, coords: Option<usize>, seed: u64) -> f64 {
 
 #[test]
 fn every_architecture_matches_finite_differences() {
-    check(&arch::mlp(MNIST_INPUT, 3, 128, 10).unwrap(), 3, Some(60), 1);
-    check(&arch::cnn_b2(MNIST_INPUT, 10).unwrap(), 3, Some(80), 2);
-    check(&arch::lenet5(MNIST_INPUT, 10).unwrap(), 2, Some(60), 3);
-    check(
-        &arch::lenet_thesis(MNIST_INPUT, 10).unwrap(),
-        2,
-        Some(60),
-        4,
-    );
-    check(&arch::cifar_cnn(CIFAR_INPUT, 10).unwrap(), 1, Some(16), 5);
+    each_isa("every_architecture_matches_finite_differences", |isa| {
+        let on = |net: Network| net.with_isa(isa).unwrap();
+        check(
+            &on(arch::mlp(MNIST_INPUT, 3, 128, 10).unwrap()),
+            3,
+            Some(60),
+            1,
+        );
+        check(&on(arch::cnn_b2(MNIST_INPUT, 10).unwrap()), 3, Some(80), 2);
+        check(&on(arch::lenet5(MNIST_INPUT, 10).unwrap()), 2, Some(60), 3);
+        let lenet = on(arch::lenet_thesis(MNIST_INPUT, 10).unwrap());
+        check(&lenet, 2, Some(60), 4);
+        check(
+            &on(arch::cifar_cnn(CIFAR_INPUT, 10).unwrap()),
+            1,
+            Some(16),
+            5,
+        );
+    });
 }
 
-/// Also compares the direct convolution kernels (`Backend::Packed` on an AVX-512 CPU) with
-/// im2col + GEMM (the other backends).
+/// Also compares the direct convolution kernels (`Backend::Packed`, on every instruction set
+/// this CPU has) with im2col + GEMM (the other backends).
 #[test]
 fn every_backend_gives_the_same_gradient() {
     same_gradient_on_every_backend(&arch::cnn_b2(MNIST_INPUT, 10).unwrap());
@@ -119,16 +134,18 @@ fn same_gradient_on_every_backend(net: &Network) {
         images: &images,
         labels: &labels,
     };
-    let backends = [
-        Backend::Naive,
-        Backend::Packed,
-        Backend::Gemm,
-        Backend::MatrixMultiply,
-    ];
-    let grads: Vec<(f32, Vec<f32>)> = backends
+    let isa = Isa::detect();
+    let mut runs = vec![(Backend::Naive, isa)];
+    runs.extend(
+        Isa::available_here()
+            .into_iter()
+            .map(|i| (Backend::Packed, i)),
+    );
+    runs.extend([Backend::Gemm, Backend::MatrixMultiply].map(|b| (b, isa)));
+    let grads: Vec<(f32, Vec<f32>)> = runs
         .into_iter()
-        .map(|b| {
-            let net = net.clone().with_backend(b);
+        .map(|(b, isa)| {
+            let net = net.clone().with_backend(b).with_isa(isa).unwrap();
             let mut g = vec![0.0; net.num_params()];
             let l = net.gradient(&theta, batch, &mut net.scratch(n), &mut g);
             (l, g)
@@ -211,6 +228,15 @@ fn gradient_overwrites_output_and_scratch_is_reusable_across_batch_sizes() {
         let l4 = to_net.gradient(&theta, batch3, &mut s, &mut g2);
         let l5 = to_net.gradient(&theta, batch3, &mut to_net.scratch(3), &mut g1);
         assert_eq!((l4, &g2), (l5, &g1), "{from:?} scratch used by {to:?}");
+    }
+    // And a scratch moved between instruction sets (their wide buffers have other strides).
+    let isas = Isa::available_here();
+    for (&from, &to) in isas.iter().zip(isas.iter().rev()) {
+        let mut s = net.clone().with_isa(from).unwrap().scratch(9);
+        let to_net = net.clone().with_isa(to).unwrap();
+        let l4 = to_net.gradient(&theta, batch3, &mut s, &mut g2);
+        let l5 = to_net.gradient(&theta, batch3, &mut to_net.scratch(3), &mut g1);
+        assert_eq!((l4, &g2), (l5, &g1), "{from} scratch used by {to}");
     }
 }
 
@@ -319,8 +345,11 @@ proptest! {
             };
         }
         // Shapes that do not fit are rejected by the builder; those are checked elsewhere.
+        // Every family this CPU has (the fixed-architecture test reports the others).
         if let Ok(net) = b.dense(classes, Activation::Identity).build() {
-            check(&net, n, None, seed);
+            for isa in Isa::available_here() {
+                check(&net.clone().with_isa(isa).unwrap(), n, None, seed);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use nn::matmul::{sgemm, Backend, View};
 use nn::packed::Workspace;
+use nn::Isa;
 use proptest::prelude::*;
 
 proptest! {
@@ -17,12 +18,15 @@ proptest! {
         let c0: Vec<f32> = (0..m * n).map(|i| val(i + 31)).collect();
         let mut want = c0.clone();
                 let mut ws = Workspace::new();
-        sgemm(&mut ws, Backend::Naive, &mut want, View::row_major(m, n), &a, av, &b, bv, acc);
-        for be in [Backend::Packed, Backend::Gemm, Backend::MatrixMultiply] {
+        let isa = Isa::detect();
+        sgemm(&mut ws, Backend::Naive, isa, &mut want, View::row_major(m, n), &a, av, &b, bv, acc);
+        let packed = Isa::available_here().into_iter().map(|i| (Backend::Packed, i));
+        let others = [Backend::Gemm, Backend::MatrixMultiply].map(|b| (b, isa));
+        for (be, isa) in packed.chain(others) {
             let mut got = c0.clone();
-            sgemm(&mut ws, be, &mut got, View::row_major(m, n), &a, av, &b, bv, acc);
+            sgemm(&mut ws, be, isa, &mut got, View::row_major(m, n), &a, av, &b, bv, acc);
             for (x, y) in got.iter().zip(&want) {
-                prop_assert!((x - y).abs() <= 1e-4 * (k as f32 + 1.0), "{:?}: {} vs {}", be, x, y);
+                prop_assert!((x - y).abs() <= 1e-4 * (k as f32 + 1.0), "{:?} {}: {} vs {}", be, isa, x, y);
             }
         }
     }
@@ -37,6 +41,7 @@ fn out_of_bounds_views_are_rejected_before_any_unsafe_code() {
     sgemm(
         &mut Workspace::new(),
         Backend::Gemm,
+        Isa::Portable,
         &mut c,
         View::row_major(2, 2),
         &a,
@@ -56,6 +61,7 @@ fn self_overlapping_output_is_rejected() {
     sgemm(
         &mut Workspace::new(),
         Backend::Gemm,
+        Isa::Portable,
         &mut c,
         View {
             rows: 2,

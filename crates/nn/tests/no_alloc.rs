@@ -7,7 +7,9 @@
 //! packing buffers inside every product and offer no way to pass a workspace; for them we check
 //! the count is bounded per product (the reason `Packed` exists, see docs/nn.md).
 
-use nn::{arch, Batch, Init};
+mod support;
+
+use nn::{arch, Batch, Init, Isa};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -41,14 +43,14 @@ fn allocs() -> usize {
 }
 
 /// Allocations in 10 steady-state calls (5 at batch 32, 5 at batch 7).
-fn steady_state_allocs(backend: nn::Backend) -> Vec<(usize, usize)> {
+fn steady_state_allocs(backend: nn::Backend, isa: Isa) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for net in [
         arch::mlp(arch::MNIST_INPUT, 3, 128, 10).unwrap(),
         arch::cnn_b2(arch::MNIST_INPUT, 10).unwrap(),
         arch::lenet5(arch::MNIST_INPUT, 10).unwrap(),
     ] {
-        let net = net.with_backend(backend);
+        let net = net.with_backend(backend).with_isa(isa).unwrap();
         let n = 32;
         let theta = net.init_params(Init::He, 1);
         let images: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();
@@ -84,21 +86,23 @@ fn steady_state_allocs(backend: nn::Backend) -> Vec<(usize, usize)> {
 #[test]
 fn our_code_is_allocation_free_in_steady_state() {
     assert_eq!(nn::Backend::default(), nn::Backend::Packed);
-    for be in [nn::Backend::Packed, nn::Backend::Naive] {
-        for (during, products) in steady_state_allocs(be) {
-            assert!(products > 0);
-            assert_eq!(
-                during, 0,
-                "{be:?}: {during} allocations in 10 steady-state gradient calls"
-            );
+    support::each_isa("our_code_is_allocation_free_in_steady_state", |isa| {
+        for be in [nn::Backend::Packed, nn::Backend::Naive] {
+            for (during, products) in steady_state_allocs(be, isa) {
+                assert!(products > 0);
+                assert_eq!(
+                    during, 0,
+                    "{be:?} on {isa}: {during} allocations in 10 steady-state gradient calls"
+                );
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn gemm_backend_allocations_are_bounded_per_product() {
     for be in [nn::Backend::Gemm, nn::Backend::MatrixMultiply] {
-        for (during, products) in steady_state_allocs(be) {
+        for (during, products) in steady_state_allocs(be, Isa::detect()) {
             assert!(
                 during <= 10 * 2 * products,
                 "{be:?}: {during} allocations in 10 calls of {products} products"

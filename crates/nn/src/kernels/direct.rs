@@ -1,4 +1,4 @@
-//! Direct convolution with AVX-512: the forward pass, the weight gradient and the input gradient
+//! Direct convolution: the forward pass, the weight gradient and the input gradient
 //! of a valid, stride-1 convolution over a planar batch (`[c][n][h][w]`), without an im2col
 //! matrix.
 //!
@@ -9,8 +9,8 @@
 //!
 //! The trick that makes every load contiguous: compute each output plane on the *wide* grid of
 //! the input's width. Output pixel `(oy, ox)` sits at `q = oy·w + ox`, and its tap `(c, ky, kx)`
-//! reads input pixel `q + ky·w + kx` of channel `c`: one unaligned vector load per 16 outputs and
-//! tap, for any kernel size. The `kw − 1` columns per row with `ox ≥ ow` are computed and thrown
+//! reads input pixel `q + ky·w + kx` of channel `c`: one unaligned vector load per `LANES`
+//! outputs and tap, for any kernel size. The `kw − 1` columns per row with `ox ≥ ow` are computed and thrown
 //! away (14 % of the lanes for LeNet's first layer, 33 % for its second), and the extent stops at
 //! `qend = (oh − 1)·w + ow`, the last real output plus one.
 //!
@@ -25,23 +25,53 @@
 //!     on the same wide buffer (the zero margin stands for the positions outside the output), in
 //!     tiles of `C` channels × `V` vectors.
 //!
-//! All kernels are unsafe AVX-512F code behind safe entry points that check every extent they
-//! rely on; [`available`] says whether the CPU has them, and `nn` falls back to im2col + GEMM
-//! where it does not. `tests/direct.rs` compares them with a naive convolution and runs under miri.
+//! Each kernel is one generic source over [`Simd`], instantiated for AVX-512F (16 lanes),
+//! AVX2 + FMA (8 lanes) and the portable path (4 lanes), with register tiles sized per
+//! instruction set (the table in [`shapes`]). The kernels' unchecked accesses sit behind safe
+//! entry points that check every extent they rely on; `tests/direct.rs` compares every
+//! instruction set this CPU has with a naive convolution, and runs under miri.
 
-use crate::network::Shape;
+use crate::kernels::elementwise;
+use crate::kernels::isa::{Isa, Token};
+use crate::kernels::simd::Simd;
+use crate::shape::Shape;
 
-/// f32 lanes per vector.
-const LANES: usize = 16;
-/// Filters per forward tile (6 × 4 vectors = 24 accumulators).
-const FWD_F: usize = 6;
-/// Vectors per forward and input-gradient tile.
-const VECS: usize = 4;
-/// Filters and taps per weight-gradient tile (4 × 6 = 24 accumulators, plus 4 dy vectors).
-const WG_F: usize = 4;
-const WG_T: usize = 6;
-/// Input channels per input-gradient tile.
-const DX_C: usize = 6;
+/// Register-tile shapes per instruction set: (filters, vectors) of a forward tile,
+/// (filters, taps) of a weight-gradient tile, (channels, vectors) of an input-gradient tile.
+/// Each fills most of the vector registers with accumulators (AVX-512: 24 of 32; AVX2: 12 of
+/// 16; portable: 8 of 16) and leaves room for the loads and the broadcast.
+#[derive(Clone, Copy, Debug)]
+struct Shapes {
+    lanes: usize,
+    fwd: (usize, usize),
+    wgrad: (usize, usize),
+    dgrad: (usize, usize),
+}
+
+fn shapes(isa: Isa) -> Shapes {
+    match isa {
+        Isa::Avx512 => Shapes {
+            lanes: 16,
+            fwd: (6, 4),
+            wgrad: (4, 6),
+            dgrad: (6, 4),
+        },
+        Isa::Avx2 => Shapes {
+            lanes: 8,
+            fwd: (6, 2),
+            wgrad: (3, 4),
+            dgrad: (6, 2),
+        },
+        // SSE2's two-operand arithmetic needs a spare register per multiply-add: 8 accumulators
+        // (measured: 12 spilled to the stack).
+        Isa::Portable => Shapes {
+            lanes: 4,
+            fwd: (4, 2),
+            wgrad: (2, 4),
+            dgrad: (4, 2),
+        },
+    }
+}
 
 /// One valid, stride-1 convolution over `n` planar samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,22 +103,22 @@ impl Conv {
     fn qend(&self) -> usize {
         (self.oh() - 1) * self.input.w + self.ow()
     }
-    /// Vectors covering `0..qend`.
-    fn vecs(&self) -> usize {
-        self.qend().div_ceil(LANES)
+    /// Vectors of `l` lanes covering `0..qend`.
+    fn vecs(&self, l: usize) -> usize {
+        self.qend().div_ceil(l)
     }
     /// Zero margin in front of a wide `dy` plane: the largest tap offset.
     fn pad(&self) -> usize {
         (self.kh - 1) * self.input.w + self.kw - 1
     }
-    /// Vectors covering an input plane.
-    fn in_vecs(&self) -> usize {
-        self.pix().div_ceil(LANES)
+    /// Vectors of `l` lanes covering an input plane.
+    fn in_vecs(&self, l: usize) -> usize {
+        self.pix().div_ceil(l)
     }
     /// Row stride of a wide `dy` plane: the margin plus whole vectors over the input plane
     /// (`qend ≤ pix`, so the forward extent fits too).
-    fn dstride(&self) -> usize {
-        self.pad() + self.in_vecs() * LANES
+    fn dstride(&self, l: usize) -> usize {
+        self.pad() + self.in_vecs(l) * l
     }
 
     fn check(&self) {
@@ -114,7 +144,7 @@ pub struct Work {
     wide: Vec<f32>,
     /// Offset of each tap `(c, ky, kx)` from a sample's first input element.
     taps: Vec<usize>,
-    /// Vectors of weight-gradient partial sums, `[f][t][16]`.
+    /// Vectors of weight-gradient partial sums, `[f][t][LANES]`.
     acc: Vec<f32>,
 }
 
@@ -142,41 +172,22 @@ impl Work {
     }
 }
 
-/// Whether this CPU runs the direct kernels (AVX-512F).
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Split `0..n` into `⌈n / max⌉` nearly equal groups (so no tiny remainder group).
 fn groups(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let g = n.div_ceil(max);
     (0..g).map(move |i| (i * n / g, (i + 1) * n / g - i * n / g))
 }
 
-/// Lanes `0..min(left, 16)` set.
-fn lane_mask(left: usize) -> u16 {
-    if left >= LANES {
-        0xffff
-    } else {
-        ((1u32 << left) - 1) as u16
-    }
-}
-
 /// `y = W ⋆ x + bias`, then ReLU when `relu`: `x` is `[c][n][h·w]`, `w` is `[f][c][kh][kw]`,
-/// `y` is `[f][n][oh·ow]` and fully overwritten.
+/// `y` is `[f][n][oh·ow]` and fully overwritten. Runs the kernels of `isa`.
 ///
 /// # Panics
-/// If the slices do not have exactly the sizes above, the kernel does not fit the input, or the
-/// CPU lacks AVX-512F ([`available`]).
+/// If the slices do not have exactly the sizes above, the kernel does not fit the input, or this
+/// CPU lacks `isa`.
+#[allow(clippy::too_many_arguments)]
 pub fn forward(
     work: &mut Work,
+    isa: Isa,
     g: &Conv,
     x: &[f32],
     w: &[f32],
@@ -190,39 +201,35 @@ pub fn forward(
     assert_eq!(w.len(), g.filters * k, "direct forward: w");
     assert_eq!(bias.len(), g.filters, "direct forward: bias");
     assert_eq!(y.len(), g.filters * g.n * opix, "direct forward: y");
-    assert!(available(), "direct convolution needs AVX-512F");
+    let tok = isa.expect_token("direct convolution");
+    let sh = shapes(isa);
+    let l = sh.lanes;
     work.prepare(g);
-    let (nv, stride) = (g.vecs(), g.vecs() * LANES);
+    let (nv, stride) = (g.vecs(l), g.vecs(l) * l);
     Work::grow(&mut work.wide, g.filters * stride);
     let (iw, ow) = (g.input.w, g.ow());
     for b in 0..g.n {
-        for (f0, fs) in groups(g.filters, FWD_F) {
-            for (v0, vs) in groups(nv, VECS) {
+        for (f0, fs) in groups(g.filters, sh.fwd.0) {
+            for (v0, vs) in groups(nv, sh.fwd.1) {
                 let t = Fwd {
                     x: &x[b * pix..],
                     taps: &work.taps,
                     w: &w[f0 * k..],
                     k,
                     bias: &bias[f0..],
-                    q0: v0 * LANES,
+                    q0: v0 * l,
                     qend: g.qend(),
                     stride,
+                    f: fs,
+                    v: vs,
                 };
-                t.run(fs, vs, &mut work.wide[f0 * stride..]);
+                t.run(tok, sh, &mut work.wide[f0 * stride..]);
             }
         }
         // Compact (keep the first `ow` columns of each wide row), with the ReLU.
         for f in 0..g.filters {
             let dst = &mut y[(f * g.n + b) * opix..][..opix];
-            let src = &work.wide[f * stride..];
-            for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
-                let s = &src[oy * iw..oy * iw + ow];
-                if relu {
-                    d.iter_mut().zip(s).for_each(|(dv, &sv)| *dv = sv.max(0.0));
-                } else {
-                    d.copy_from_slice(s);
-                }
-            }
+            elementwise::compact_rows(tok, &work.wide[f * stride..], iw, dst, ow, relu);
         }
     }
 }
@@ -233,8 +240,10 @@ pub fn forward(
 ///
 /// # Panics
 /// As [`forward`].
+#[allow(clippy::too_many_arguments)]
 pub fn backward(
     work: &mut Work,
+    isa: Isa,
     g: &Conv,
     x: &[f32],
     w: &[f32],
@@ -251,17 +260,19 @@ pub fn backward(
     if let Some(dx) = &dx {
         assert_eq!(dx.len(), x.len(), "direct backward: dx");
     }
-    assert!(available(), "direct convolution needs AVX-512F");
+    let tok = isa.expect_token("direct convolution");
+    let sh = shapes(isa);
+    let l = sh.lanes;
     work.prepare(g);
-    let (nv, pad, dstride) = (g.vecs(), g.pad(), g.dstride());
+    let (nv, pad, dstride) = (g.vecs(l), g.pad(), g.dstride(l));
     let (iw, ow, khw) = (g.input.w, g.ow(), g.kh * g.kw);
     // Samples per block: the weight-gradient tiles keep their partial sums in registers across a
     // block, and a block's wide `dy` planes (at most 64 KiB) stay in L1/L2 for the input gradient.
     let dimg = g.filters * dstride;
     let block = (16 * 1024 / dimg).clamp(1, 8).min(g.n);
     Work::grow(&mut work.wide, block * dimg);
-    Work::grow(&mut work.acc, g.filters * k * LANES);
-    work.acc[..g.filters * k * LANES].fill(0.0);
+    Work::grow(&mut work.acc, g.filters * k * l);
+    work.acc[..g.filters * k * l].fill(0.0);
     // The margins and thrown-away columns stay zero from here on: only real outputs are written.
     work.wide[..block * dimg].fill(0.0);
     for b0 in (0..g.n).step_by(block) {
@@ -270,15 +281,11 @@ pub fn backward(
             for f in 0..g.filters {
                 let src = &dy[(f * g.n + b0 + i) * opix..][..opix];
                 let dst = &mut work.wide[i * dimg + f * dstride + pad..];
-                for (oy, s) in src.chunks_exact(ow).enumerate() {
-                    for (dv, &sv) in dst[oy * iw..oy * iw + ow].iter_mut().zip(s) {
-                        *dv = sv;
-                    }
-                }
+                elementwise::expand_rows(tok, src, ow, dst, iw);
             }
         }
-        for (f0, fs) in groups(g.filters, WG_F) {
-            for (t0, ts) in groups(k, WG_T) {
+        for (f0, fs) in groups(g.filters, sh.wgrad.0) {
+            for (t0, ts) in groups(k, sh.wgrad.1) {
                 let t = WGrad {
                     x: &x[b0 * pix..],
                     xstep: pix,
@@ -289,8 +296,10 @@ pub fn backward(
                     images,
                     nv,
                     qend: g.qend(),
+                    k,
+                    f: fs,
                 };
-                t.run(fs, ts, &mut work.acc[(f0 * k + t0) * LANES..], k);
+                t.run(tok, sh, &mut work.acc[(f0 * k + t0) * l..]);
             }
         }
         let Some(dx) = dx.as_deref_mut() else {
@@ -298,8 +307,8 @@ pub fn backward(
         };
         let plane = g.n * pix;
         for i in 0..images {
-            for (c0, cs) in groups(g.input.c, DX_C) {
-                for (v0, vs) in groups(g.in_vecs(), VECS) {
+            for (c0, cs) in groups(g.input.c, sh.dgrad.0) {
+                for (v0, vs) in groups(g.in_vecs(l), sh.dgrad.1) {
                     let t = DGrad {
                         dy: &work.wide[i * dimg..][..dimg],
                         dstride,
@@ -308,22 +317,25 @@ pub fn backward(
                         w: &w[c0 * khw..],
                         k,
                         filters: g.filters,
-                        p0: v0 * LANES,
+                        p0: v0 * l,
                         pix,
                         qend: g.qend(),
+                        c: cs,
+                        v: vs,
                     };
-                    t.run(cs, vs, &mut dx[c0 * plane + (b0 + i) * pix..], plane);
+                    t.run(tok, sh, &mut dx[c0 * plane + (b0 + i) * pix..], plane);
                 }
             }
         }
     }
-    for (o, v) in gw.iter_mut().zip(work.acc.chunks_exact(LANES)) {
+    for (o, v) in gw.iter_mut().zip(work.acc.chunks_exact(l)) {
         *o = v.iter().sum();
     }
 }
 
-/// A forward tile: filters `0..F` of `w` (row length `k`), wide outputs `q0..q0 + 16·V` of one
-/// sample whose first input element is `x[0]`.
+/// A forward tile: filters `0..f` of `w` (row length `k`), wide outputs `q0..q0 + v·LANES` of
+/// one sample whose first input element is `x[0]`.
+#[derive(Clone, Copy)]
 struct Fwd<'a> {
     x: &'a [f32],
     taps: &'a [usize],
@@ -333,71 +345,88 @@ struct Fwd<'a> {
     q0: usize,
     qend: usize,
     stride: usize,
+    f: usize,
+    v: usize,
 }
 
 impl Fwd<'_> {
-    fn run(&self, f: usize, v: usize, out: &mut [f32]) {
+    fn run(self, tok: Token, sh: Shapes, out: &mut [f32]) {
+        let (f, v, l) = (self.f, self.v, sh.lanes);
         // What the kernel's unchecked accesses rely on.
-        assert!((1..=FWD_F).contains(&f) && (1..=VECS).contains(&v));
+        assert!((1..=sh.fwd.0).contains(&f) && (1..=sh.fwd.1).contains(&v));
         assert_eq!(self.taps.len(), self.k);
-        assert!(self.q0 < self.qend && self.q0 + v * LANES <= self.stride);
+        assert!(self.q0 < self.qend && self.q0 + v * l <= self.stride);
         // Every tap offset plus every position below `qend` lies inside `x` (taps ascend).
         assert!(self.x.len() >= self.taps[self.k - 1] + self.qend);
-        assert!(self.w.len() >= (f - 1) * self.k + self.k && self.bias.len() >= f);
-        assert!(out.len() >= (f - 1) * self.stride + self.q0 + v * LANES);
-        assert!(available());
-        #[cfg(target_arch = "x86_64")]
-        dispatch2!(fwd_tile(self, out); f, [1, 2, 3, 4, 5, 6]; v, [1, 2, 3, 4]);
+        assert!(self.w.len() >= f * self.k && self.bias.len() >= f);
+        assert!(out.len() >= (f - 1) * self.stride + self.q0 + v * l);
+        let op = out.as_mut_ptr();
+        // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
+        unsafe { run_fwd(tok, self, op) }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn fwd_tile<const F: usize, const V: usize>(t: &Fwd<'_>, out: &mut [f32]) {
-    // SAFETY: `Fwd::run` asserted AVX-512F and every extent `fwd_kernel` documents.
-    unsafe { fwd_kernel::<F, V>(t, out) }
+multiversion! {
+    /// # Safety
+    /// As [`fwd_kernel`].
+    unsafe fn run_fwd(t: Fwd<'_>, out: *mut f32) => fwd_kernel;
+    shape t.f, t.v;
+    avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
+    avx2 [1, 2, 3, 4, 5, 6] x [1, 2];
+    portable [1, 2, 3, 4] x [1, 2];
 }
 
+/// Per tap, `V` loads of the input and `F` weight broadcasts feed `F·V` FMAs.
+///
 /// # Safety
-/// AVX-512F; `t.x` holds `taps[k − 1] + qend` floats, `t.w` holds `F·k`, `t.bias` holds `F`,
-/// `out` holds `(F − 1)·stride + q0 + 16·V`, and `q0 + 16·V ≤ stride` (see [`Fwd::run`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn fwd_kernel<const F: usize, const V: usize>(t: &Fwd<'_>, out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let masks: [__mmask16; V] =
-        std::array::from_fn(|v| lane_mask(t.qend.saturating_sub(t.q0 + v * LANES)));
-    let mut acc = [[_mm512_setzero_ps(); V]; F];
+/// `t.x` holds `taps[k − 1] + qend` floats, `t.w` holds `F·k`, `t.bias` holds `F`, `out`
+/// reaches `(F − 1)·stride + q0 + V·LANES`, and `q0 + V·LANES ≤ stride` (see [`Fwd::run`]).
+#[inline(always)]
+unsafe fn fwd_kernel<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, out: *mut f32) {
+    let l = S::LANES;
+    // Only a vector reaching `qend` can read past the end of `x`: mask just that one.
+    let masks: [S::M; V] = std::array::from_fn(|v| s.mask(t.qend.saturating_sub(t.q0 + v * l)));
+    let whole: [bool; V] = std::array::from_fn(|v| t.q0 + (v + 1) * l <= t.qend);
+    let mut acc = [[s.zero(); V]; F];
     for (a, &b) in acc.iter_mut().zip(t.bias) {
-        *a = [_mm512_set1_ps(b); V];
+        *a = [s.splat(b); V];
     }
     let (xp, wp) = (t.x.as_ptr().wrapping_add(t.q0), t.w.as_ptr());
     for (ti, &off) in t.taps.iter().enumerate() {
-        let mut xv = [_mm512_setzero_ps(); V];
+        let mut xv = [s.zero(); V];
         for (v, xvv) in xv.iter_mut().enumerate() {
-            // SAFETY: lanes q0 + 16v + l below `qend` read x[off + q], inside `t.x` because
-            // off ≤ taps[k − 1]; lanes at or past `qend` are masked off and not accessed.
-            *xvv = unsafe { _mm512_maskz_loadu_ps(masks[v], xp.wrapping_add(off + v * LANES)) };
+            let p = xp.wrapping_add(off + v * l);
+            // SAFETY: lanes q0 + LANES·v + i below `qend` read x[off + q], inside `t.x` because
+            // off ≤ taps[k − 1]; a vector reaching past `qend` is masked there.
+            *xvv = unsafe {
+                if whole[v] {
+                    s.load(p)
+                } else {
+                    s.load_masked(p, masks[v])
+                }
+            };
         }
         for (f, accf) in acc.iter_mut().enumerate() {
             // SAFETY: f < F and ti < k, so f·k + ti < F·k ≤ t.w.len().
-            let wv = _mm512_set1_ps(unsafe { *wp.add(f * t.k + ti) });
+            let wv = s.splat(unsafe { *wp.add(f * t.k + ti) });
             for (a, &xvv) in accf.iter_mut().zip(&xv) {
-                *a = _mm512_fmadd_ps(wv, xvv, *a);
+                *a = s.mul_add(wv, xvv, *a);
             }
         }
     }
-    let op = out.as_mut_ptr();
     for (f, accf) in acc.iter().enumerate() {
         for (v, &a) in accf.iter().enumerate() {
-            // SAFETY: f·stride + q0 + 16v + 15 < (F − 1)·stride + q0 + 16·V ≤ out.len().
-            unsafe { _mm512_storeu_ps(op.add(f * t.stride + t.q0 + v * LANES), a) };
+            // SAFETY: f·stride + q0 + LANES·(v + 1) ≤ (F − 1)·stride + q0 + V·LANES, inside
+            // `out`.
+            unsafe { s.store(out.add(f * t.stride + t.q0 + v * l), a) };
         }
     }
 }
 
-/// A weight-gradient tile: filters `0..F` × taps `0..T`, over all `nv` vectors of `images`
+/// A weight-gradient tile: filters `0..f` × the taps given, over all `nv` vectors of `images`
 /// samples. Sample `i` reads its input from `x[i·xstep..]` and its wide `dy` plane `f` from
 /// `dy[i·dimg + f·dstride..]` (real outputs from index 0).
+#[derive(Clone, Copy)]
 struct WGrad<'a> {
     x: &'a [f32],
     xstep: usize,
@@ -408,44 +437,54 @@ struct WGrad<'a> {
     images: usize,
     nv: usize,
     qend: usize,
+    /// Row length of the partial sums (`acc[(f·k + t)·LANES..]`).
+    k: usize,
+    f: usize,
 }
 
 impl WGrad<'_> {
-    /// Add into the partial-sum vectors `acc[(f·k + t)·16..][..16]`.
-    fn run(&self, f: usize, t: usize, acc: &mut [f32], k: usize) {
-        assert!((1..=WG_F).contains(&f) && (1..=WG_T).contains(&t) && self.taps.len() == t);
-        assert!(self.nv >= 1 && (self.nv - 1) * LANES < self.qend && self.qend <= self.nv * LANES);
+    /// Add into the partial-sum vectors `acc[(f·k + t)·LANES..][..LANES]`.
+    fn run(self, tok: Token, sh: Shapes, acc: &mut [f32]) {
+        let (f, t, l) = (self.f, self.taps.len(), sh.lanes);
+        assert!((1..=sh.wgrad.0).contains(&f) && (1..=sh.wgrad.1).contains(&t));
+        assert!(self.nv >= 1 && (self.nv - 1) * l < self.qend && self.qend <= self.nv * l);
         assert!(self.images >= 1);
         let last = (self.images - 1) * self.xstep;
         assert!(self.x.len() >= last + self.taps.iter().max().unwrap() + self.qend);
         let last = (self.images - 1) * self.dimg;
-        assert!(self.dy.len() >= last + (f - 1) * self.dstride + self.nv * LANES);
-        assert!(acc.len() >= ((f - 1) * k + t) * LANES);
-        assert!(available());
-        #[cfg(target_arch = "x86_64")]
-        dispatch2!(wgrad_tile(self, acc, k); f, [1, 2, 3, 4]; t, [1, 2, 3, 4, 5, 6]);
+        assert!(self.dy.len() >= last + (f - 1) * self.dstride + self.nv * l);
+        assert!(acc.len() >= ((f - 1) * self.k + t) * l);
+        let ap = acc.as_mut_ptr();
+        // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
+        unsafe { run_wgrad(tok, self, ap) }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn wgrad_tile<const F: usize, const T: usize>(g: &WGrad<'_>, acc: &mut [f32], k: usize) {
-    // SAFETY: `WGrad::run` asserted AVX-512F and every extent `wgrad_kernel` documents.
-    unsafe { wgrad_kernel::<F, T>(g, acc, k) }
+multiversion! {
+    /// # Safety
+    /// As [`wgrad_kernel`].
+    unsafe fn run_wgrad(g: WGrad<'_>, acc: *mut f32) => wgrad_kernel;
+    shape g.f, g.taps.len();
+    avx512 [1, 2, 3, 4] x [1, 2, 3, 4, 5, 6];
+    avx2 [1, 2, 3] x [1, 2, 3, 4];
+    portable [1, 2] x [1, 2, 3, 4];
 }
 
+/// `F × T` vectors of partial sums stay in registers across the block; per vector step, `F`
+/// loads of `dy` and `T` loads of the input feed `F·T` FMAs.
+///
 /// # Safety
-/// AVX-512F; with `I = images − 1`, `g.x` holds `I·xstep + max(taps) + qend` floats, `g.dy`
-/// holds `I·dimg + (F − 1)·dstride + 16·nv`, `acc` holds `((F − 1)·k + T)·16`, and `qend ≤ 16·nv` (see [`WGrad::run`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn wgrad_kernel<const F: usize, const T: usize>(g: &WGrad<'_>, acc: &mut [f32], k: usize) {
-    use std::arch::x86_64::*;
-    let ap = acc.as_mut_ptr();
-    let mut s = [[_mm512_setzero_ps(); T]; F];
-    for (f, sf) in s.iter_mut().enumerate() {
+/// With `I = images − 1`, `g.x` holds `I·xstep + max(taps) + qend` floats, `g.dy` holds
+/// `I·dimg + (F − 1)·dstride + LANES·nv`, `acc` reaches `((F − 1)·k + T)·LANES`, and
+/// `qend ≤ LANES·nv` (see [`WGrad::run`]).
+#[inline(always)]
+unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'_>, acc: *mut f32) {
+    let l = S::LANES;
+    let mut sums = [[s.zero(); T]; F];
+    for (f, sf) in sums.iter_mut().enumerate() {
         for (t, v) in sf.iter_mut().enumerate() {
-            // SAFETY: (f·k + t)·16 + 15 < ((F − 1)·k + T)·16 ≤ acc.len().
-            *v = unsafe { _mm512_loadu_ps(ap.add((f * k + t) * LANES)) };
+            // SAFETY: (f·k + t)·LANES + LANES ≤ ((F − 1)·k + T)·LANES, inside `acc`.
+            *v = unsafe { s.load(acc.add((f * g.k + t) * l)) };
         }
     }
     let offs: [usize; T] = std::array::from_fn(|t| g.taps[t]);
@@ -453,35 +492,45 @@ unsafe fn wgrad_kernel<const F: usize, const T: usize>(g: &WGrad<'_>, acc: &mut 
         let xp = g.x.as_ptr().wrapping_add(i * g.xstep);
         let dp = g.dy.as_ptr().wrapping_add(i * g.dimg);
         for v in 0..g.nv {
-            let q = v * LANES;
-            let mask = lane_mask(g.qend - q);
-            let mut d = [_mm512_setzero_ps(); F];
+            let q = v * l;
+            // Only the last vector reaches past `qend`, where `x` may end.
+            let whole = q + l <= g.qend;
+            let mask = s.mask(g.qend - q);
+            let mut d = [s.zero(); F];
             for (f, dv) in d.iter_mut().enumerate() {
-                // SAFETY: i·dimg + f·dstride + q + 15 < I·dimg + (F − 1)·dstride + 16·nv ≤
-                // g.dy.len().
-                *dv = unsafe { _mm512_loadu_ps(dp.wrapping_add(f * g.dstride + q)) };
+                // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + LANES·nv,
+                // inside `g.dy`.
+                *dv = unsafe { s.load(dp.wrapping_add(f * g.dstride + q)) };
             }
             for (t, &off) in offs.iter().enumerate() {
-                // SAFETY: lanes below `qend` read x[i·xstep + off + q + l], below
-                // I·xstep + max(taps) + qend ≤ g.x.len(); the others are masked off.
-                let xv = unsafe { _mm512_maskz_loadu_ps(mask, xp.wrapping_add(off + q)) };
-                for (sf, &dv) in s.iter_mut().zip(&d) {
-                    sf[t] = _mm512_fmadd_ps(dv, xv, sf[t]);
+                let p = xp.wrapping_add(off + q);
+                // SAFETY: lanes below `qend` read x[i·xstep + off + q + lane], below
+                // I·xstep + max(taps) + qend ≤ g.x.len(); the last vector is masked there.
+                let xv = unsafe {
+                    if whole {
+                        s.load(p)
+                    } else {
+                        s.load_masked(p, mask)
+                    }
+                };
+                for (sf, &dv) in sums.iter_mut().zip(&d) {
+                    sf[t] = s.mul_add(dv, xv, sf[t]);
                 }
             }
         }
     }
-    for (f, sf) in s.iter().enumerate() {
+    for (f, sf) in sums.iter().enumerate() {
         for (t, &v) in sf.iter().enumerate() {
             // SAFETY: as for the loads above.
-            unsafe { _mm512_storeu_ps(ap.add((f * k + t) * LANES), v) };
+            unsafe { s.store(acc.add((f * g.k + t) * l), v) };
         }
     }
 }
 
-/// An input-gradient tile: channels `0..C` (weights `w[f·k + c·khw + t]`) × input positions
-/// `p0..p0 + 16·V` of one sample, summing over all filters and the `khw` taps per channel.
+/// An input-gradient tile: channels `0..c` (weights `w[f·k + c·khw + t]`) × input positions
+/// `p0..p0 + v·LANES` of one sample, summing over all filters and the `khw` taps per channel.
 /// Wide `dy` plane `f` has its real outputs at `dy[f·dstride + pad..]` and zeros in its margins.
+#[derive(Clone, Copy)]
 struct DGrad<'a> {
     dy: &'a [f32],
     dstride: usize,
@@ -495,76 +544,90 @@ struct DGrad<'a> {
     pix: usize,
     /// Extent of the real outputs: tap `off` contributes only to positions `off..off + qend`.
     qend: usize,
+    c: usize,
+    v: usize,
 }
 
 impl DGrad<'_> {
     /// Overwrite `dx[c·plane + p]` for the tile's channels and positions below `pix`.
-    fn run(&self, c: usize, v: usize, dx: &mut [f32], plane: usize) {
-        let khw = self.offs.len();
-        assert!((1..=DX_C).contains(&c) && (1..=VECS).contains(&v) && khw >= 1);
+    fn run(self, tok: Token, sh: Shapes, dx: &mut [f32], plane: usize) {
+        let (c, v, l, khw) = (self.c, self.v, sh.lanes, self.offs.len());
+        assert!((1..=sh.dgrad.0).contains(&c) && (1..=sh.dgrad.1).contains(&v) && khw >= 1);
         assert!(self.offs.iter().all(|&o| o <= self.pad));
-        assert!(self.p0 < self.pix && self.pad + self.p0 + v * LANES <= self.dstride);
+        assert!(self.p0 < self.pix && self.pad + self.p0 + v * l <= self.dstride);
         assert!(self.dy.len() >= self.filters * self.dstride);
-        assert!(self.w.len() >= (self.filters - 1) * self.k + (c - 1) * khw + khw);
+        assert!(self.w.len() >= (self.filters - 1) * self.k + c * khw);
         assert!(dx.len() >= (c - 1) * plane + self.pix && plane >= self.pix);
-        assert!(available());
-        #[cfg(target_arch = "x86_64")]
-        dispatch2!(dgrad_tile(self, dx, plane); c, [1, 2, 3, 4, 5, 6]; v, [1, 2, 3, 4]);
+        let xp = dx.as_mut_ptr();
+        // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
+        unsafe { run_dgrad(tok, self, xp, plane) }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn dgrad_tile<const C: usize, const V: usize>(g: &DGrad<'_>, dx: &mut [f32], plane: usize) {
-    // SAFETY: `DGrad::run` asserted AVX-512F and every extent `dgrad_kernel` documents.
-    unsafe { dgrad_kernel::<C, V>(g, dx, plane) }
+multiversion! {
+    /// # Safety
+    /// As [`dgrad_kernel`].
+    unsafe fn run_dgrad(g: DGrad<'_>, dx: *mut f32, plane: usize) => dgrad_kernel;
+    shape g.c, g.v;
+    avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
+    avx2 [1, 2, 3, 4, 5, 6] x [1, 2];
+    portable [1, 2, 3, 4] x [1, 2];
 }
 
+/// Per filter and tap, `V` loads of `dy` and `C` weight broadcasts feed `C·V` FMAs; taps that
+/// cannot reach the tile are skipped.
+///
 /// # Safety
-/// AVX-512F; `g.dy` holds `filters·dstride` floats, every offset is at most `pad`,
-/// `pad + p0 + 16·V ≤ dstride`, `g.w` holds `(filters − 1)·k + C·khw`, and `dx` holds
+/// `g.dy` holds `filters·dstride` floats, every offset is at most `pad`,
+/// `pad + p0 + V·LANES ≤ dstride`, `g.w` holds `(filters − 1)·k + C·khw`, and `dx` reaches
 /// `(C − 1)·plane + pix` (see [`DGrad::run`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn dgrad_kernel<const C: usize, const V: usize>(
-    g: &DGrad<'_>,
-    dx: &mut [f32],
+#[inline(always)]
+unsafe fn dgrad_kernel<S: Simd, const C: usize, const V: usize>(
+    s: S,
+    g: DGrad<'_>,
+    dx: *mut f32,
     plane: usize,
 ) {
-    use std::arch::x86_64::*;
+    let l = S::LANES;
     let khw = g.offs.len();
-    let mut acc = [[_mm512_setzero_ps(); V]; C];
+    let mut acc = [[s.zero(); V]; C];
     let (dp, wp) = (g.dy.as_ptr(), g.w.as_ptr());
     for f in 0..g.filters {
-        // Position p of the tile reads dy at pad + p − off ≥ 0, below pad + p0 + 16·V ≤ dstride.
+        // Position p of the tile reads dy at pad + p − off ≥ 0, below pad + p0 + V·LANES ≤ dstride.
         let base = dp.wrapping_add(f * g.dstride + g.pad + g.p0);
         for (t, &off) in g.offs.iter().enumerate() {
             // Tap `off` reaches positions off..off + qend only; outside, dy reads are margin.
-            if g.p0 + V * LANES <= off || g.p0 >= off + g.qend {
+            if g.p0 + V * l <= off || g.p0 >= off + g.qend {
                 continue;
             }
-            let mut d = [_mm512_setzero_ps(); V];
+            let mut d = [s.zero(); V];
             for (v, dv) in d.iter_mut().enumerate() {
-                // SAFETY: f·dstride + pad + p0 + 16v − off + 15 < (f + 1)·dstride ≤ g.dy.len()
-                // and the start is ≥ f·dstride because off ≤ pad.
-                *dv = unsafe { _mm512_loadu_ps(base.wrapping_add(v * LANES).wrapping_sub(off)) };
+                // SAFETY: f·dstride + pad + p0 + LANES·v − off + LANES ≤ (f + 1)·dstride ≤
+                // g.dy.len(), and the start is ≥ f·dstride because off ≤ pad.
+                *dv = unsafe { s.load(base.wrapping_add(v * l).wrapping_sub(off)) };
             }
             for (c, accc) in acc.iter_mut().enumerate() {
                 // SAFETY: f·k + c·khw + t < (filters − 1)·k + C·khw ≤ g.w.len().
-                let wv = _mm512_set1_ps(unsafe { *wp.add(f * g.k + c * khw + t) });
+                let wv = s.splat(unsafe { *wp.add(f * g.k + c * khw + t) });
                 for (a, &dv) in accc.iter_mut().zip(&d) {
-                    *a = _mm512_fmadd_ps(wv, dv, *a);
+                    *a = s.mul_add(wv, dv, *a);
                 }
             }
         }
     }
-    let xp = dx.as_mut_ptr();
     for (c, accc) in acc.iter().enumerate() {
         for (v, &a) in accc.iter().enumerate() {
-            let p = g.p0 + v * LANES;
-            let mask = lane_mask(g.pix.saturating_sub(p));
-            // SAFETY: lanes below `pix` write dx[c·plane + p + l] < (C − 1)·plane + pix ≤
-            // dx.len(); the others are masked off and not accessed.
-            unsafe { _mm512_mask_storeu_ps(xp.wrapping_add(c * plane + p), mask, a) };
+            let p = g.p0 + v * l;
+            let dst = dx.wrapping_add(c * plane + p);
+            // SAFETY: lanes below `pix` write dx[c·plane + p + lane] < (C − 1)·plane + pix,
+            // inside `dx`; a vector reaching past `pix` is masked there.
+            unsafe {
+                if p + l <= g.pix {
+                    s.store(dst, a);
+                } else {
+                    s.store_masked(dst, a, s.mask(g.pix.saturating_sub(p)));
+                }
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Single-threaded matrix multiplication behind one safe entry point, [`sgemm`].
 //!
 //! Three real backends, compared by measurement (see `docs/nn.md`):
-//! - [`Backend::Packed`] (the default): our own kernels in [`crate::packed`], AVX-512 / AVX2+FMA /
-//!   portable by run-time detection, with the packing buffer in a caller-owned
+//! - [`Backend::Packed`] (the default): our own kernels in [`crate::kernels::packed`], AVX-512 /
+//!   AVX2+FMA / portable as the caller's [`Isa`] says, with the packing buffer in a caller-owned
 //!   [`Workspace`] so that a worker's steady-state gradient call allocates nothing.
 //! - [`Backend::Gemm`]: the `gemm` crate built with its `x86-v4` feature, which dispatches at run
 //!   time to AVX-512 kernels where the CPU has them and to AVX2/scalar kernels otherwise. It
@@ -12,7 +12,8 @@
 //!
 //! All run on the calling thread only: an SGD worker must never spawn nested GEMM threads.
 
-use crate::packed::{self, Workspace};
+use crate::kernels::isa::Isa;
+use crate::kernels::packed::{self, Workspace};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use std::cell::Cell;
 
@@ -29,9 +30,9 @@ pub fn products_on_this_thread() -> u64 {
 /// Which matrix-multiply implementation a [`crate::Network`] uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// Our own packed kernels ([`crate::packed`]): AVX-512 when available, packing buffers in a
-    /// caller-owned workspace; on AVX-512 CPUs, convolutions run the [`crate::direct`] kernels
-    /// without a patch matrix. The default.
+    /// Our own packed kernels ([`crate::kernels::packed`]) on the network's [`Isa`], packing
+    /// buffers in a caller-owned workspace; convolutions run the [`crate::kernels::direct`]
+    /// kernels without a patch matrix. The default.
     #[default]
     Packed,
     /// The `gemm` crate (AVX-512 when available).
@@ -174,17 +175,20 @@ pub(crate) fn prepare(
 }
 
 /// `C ← A·B` (or `C ← C + A·B` when `accumulate`), single-threaded. `ws` holds the packing
-/// buffers of [`Backend::Packed`] (the other backends ignore it and allocate their own).
+/// buffers of [`Backend::Packed`], which runs the kernels of `isa` (the other backends ignore
+/// both and allocate their own buffers).
 ///
 /// Three (slice, view) pairs plus the mode read better flat than bundled into structs.
 ///
 /// # Panics
 /// If the shapes disagree, a view reaches past its slice, or `C`'s view maps two elements to one
-/// place. These are programming errors, checked once per call (cheap next to the product).
+/// place, or `isa` is not available on this CPU. These are programming errors, checked once per
+/// call (cheap next to the product).
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
     ws: &mut Workspace,
     backend: Backend,
+    isa: Isa,
     c: &mut [f32],
     cv: View,
     a: &[f32],
@@ -201,9 +205,7 @@ pub fn sgemm(
     }
     let (m, n, k) = (cv.rows, cv.cols, av.cols);
     match backend {
-        Backend::Packed => {
-            packed::compute(packed::Isa::detect(), ws, c, cv, a, av, b, bv, accumulate)
-        }
+        Backend::Packed => packed::compute(isa, ws, c, cv, a, av, b, bv, accumulate),
         Backend::Gemm => {
             // SAFETY: the asserts above establish that every element the three views address lies
             // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise

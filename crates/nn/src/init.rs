@@ -1,0 +1,69 @@
+//! Parameter initialisation: seedable schemes that fill a caller-owned θ layer by layer.
+
+use crate::network::Network;
+use rand::{RngExt, SeedableRng};
+
+/// Parameter initialisation schemes (seedable; see [`Network::init_params`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// Every weight and bias drawn from N(0, std²): Alg. B.1's `RAND_INIT`, std = 0.01 in the
+    /// thesis' code.
+    Normal { std: f32 },
+    /// He/Kaiming: weights N(0, 2/fan_in), biases 0. The default for ReLU networks.
+    He,
+    /// Glorot/Xavier uniform: weights U(±√(6/(fan_in+fan_out))), biases 0.
+    Glorot,
+}
+
+impl Init {
+    /// The thesis' initialisation, N(0, 0.01²) for weights and biases (Alg. B.1).
+    pub const THESIS: Init = Init::Normal { std: 0.01 };
+}
+
+impl Network {
+    /// Fresh parameters drawn with `init` from a generator seeded with `seed`.
+    pub fn init_params(&self, init: Init, seed: u64) -> Vec<f32> {
+        let mut theta = vec![0.0; self.num_params()];
+        self.init_into(init, seed, &mut theta);
+        theta
+    }
+
+    /// Like [`Network::init_params`], into a caller-owned θ of length d.
+    pub fn init_into(&self, init: Init, seed: u64, theta: &mut [f32]) {
+        assert_eq!(theta.len(), self.num_params(), "θ has the wrong dimension");
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        for (l, &off) in self.layers().iter().zip(self.param_offsets()) {
+            let p = &mut theta[off..off + l.num_params()];
+            if p.is_empty() {
+                continue;
+            }
+            let nb = l.output_shape().c; // biases are the trailing `out channels` entries
+            let (w, b) = p.split_at_mut(p.len() - nb);
+            let (fan_in, fan_out) = l.fans();
+            match init {
+                Init::Normal { std } => {
+                    w.iter_mut()
+                        .chain(b.iter_mut())
+                        .for_each(|x| *x = std * normal(&mut rng));
+                }
+                Init::He => {
+                    let std = (2.0 / fan_in as f32).sqrt();
+                    w.iter_mut().for_each(|x| *x = std * normal(&mut rng));
+                    b.fill(0.0);
+                }
+                Init::Glorot => {
+                    let lim = (6.0 / (fan_in + fan_out) as f32).sqrt();
+                    w.iter_mut().for_each(|x| *x = rng.random_range(-lim..lim));
+                    b.fill(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// Standard normal sample (Box–Muller); avoids a distribution crate for one function.
+fn normal(rng: &mut impl rand::Rng) -> f32 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}

@@ -1,0 +1,249 @@
+//! The element-wise layers: bias, ReLU and its mask, column sums, softmax cross-entropy and 2 × 2
+//! max-pooling, each compiled once per instruction set.
+//!
+//! These are plain loops that LLVM vectorises by itself; what the instruction set changes is how
+//! wide. [`isa_fn!`] compiles each body three times — with AVX-512F, with AVX2 + FMA, and for the
+//! baseline target — and picks by the caller's [`Token`], so an AVX2 machine does not run them at
+//! SSE2 width.
+
+use crate::kernels::isa::Token;
+use crate::shape::Shape;
+
+/// `vis fn name(tok: Token, args) -> ret { body }`: the body compiled once per instruction set,
+/// run on the one `tok` proves this CPU has.
+macro_rules! isa_fn {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name(tok: Token, $($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments)]
+            fn avx512($($arg: $ty),*) $(-> $ret)? {
+                imp($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
+                imp($($arg),*)
+            }
+            match tok {
+                // SAFETY: the token proves this CPU has AVX-512F.
+                #[cfg(target_arch = "x86_64")]
+                Token::Avx512(_) => unsafe { avx512($($arg),*) },
+                // SAFETY: the token proves this CPU has AVX2 and FMA.
+                #[cfg(target_arch = "x86_64")]
+                Token::Avx2(_) => unsafe { avx2($($arg),*) },
+                Token::Portable(_) => imp($($arg),*),
+            }
+        }
+    };
+}
+
+isa_fn! {
+    /// `y ← max(y, 0)`.
+    pub(crate) fn relu(y: &mut [f32]) {
+        y.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+}
+
+isa_fn! {
+    /// `dy ← dy` where the ReLU output `y` is positive, else 0.
+    pub(crate) fn relu_backward(y: &[f32], dy: &mut [f32]) {
+        for (d, &v) in dy.iter_mut().zip(y) {
+            *d = if v > 0.0 { *d } else { 0.0 };
+        }
+    }
+}
+
+isa_fn! {
+    /// Every row of the row-major `y` (rows of `bias.len()`) set to `bias`.
+    pub(crate) fn broadcast_rows(y: &mut [f32], bias: &[f32]) {
+        for row in y.chunks_exact_mut(bias.len()) {
+            for (d, &b) in row.iter_mut().zip(bias) {
+                *d = b;
+            }
+        }
+    }
+}
+
+isa_fn! {
+    /// `out[j] = Σ_i m[i][j]` over the rows of the row-major `m` (rows of `out.len()`).
+    pub(crate) fn column_sums(m: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for row in m.chunks_exact(out.len()) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+    }
+}
+
+isa_fn! {
+    /// `Σ x`, in 16 interleaved partial sums (vectorisable, unlike a strict left-to-right sum).
+    pub(crate) fn sum(x: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 16];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += v;
+            }
+        }
+        for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += v;
+        }
+        acc.iter().sum()
+    }
+}
+
+isa_fn! {
+    /// Copy rows of `width` floats from `src` (row stride `stride`) into the dense `dst`
+    /// (`dst.len() / width` rows), applying the ReLU when `relu`: compacting a wide-grid plane.
+    pub(crate) fn compact_rows(src: &[f32], stride: usize, dst: &mut [f32], width: usize, relu: bool) {
+        for (r, d) in dst.chunks_exact_mut(width).enumerate() {
+            let s = &src[r * stride..r * stride + width];
+            // Inline loops: rows are short, and a memcpy call per row costs more than the copy.
+            if relu {
+                for (dv, &sv) in d.iter_mut().zip(s) {
+                    *dv = sv.max(0.0);
+                }
+            } else {
+                for (dv, &sv) in d.iter_mut().zip(s) {
+                    *dv = sv;
+                }
+            }
+        }
+    }
+}
+
+isa_fn! {
+    /// Copy the dense rows of `width` floats of `src` into `dst` with row stride `stride`
+    /// (expanding a plane onto the wide grid; the gaps are left as they are).
+    pub(crate) fn expand_rows(src: &[f32], width: usize, dst: &mut [f32], stride: usize) {
+        for (r, s) in src.chunks_exact(width).enumerate() {
+            for (dv, &sv) in dst[r * stride..r * stride + width].iter_mut().zip(s) {
+                *dv = sv;
+            }
+        }
+    }
+}
+
+/// (log Σ exp z, arg max z), stable by subtracting the maximum.
+pub(crate) fn log_sum_exp_argmax(z: &[f32]) -> (f32, usize) {
+    let (mut arg, mut mx) = (0, z[0]);
+    for (i, &v) in z.iter().enumerate().skip(1) {
+        if v > mx {
+            mx = v;
+            arg = i;
+        }
+    }
+    let s: f32 = z.iter().map(|&v| (v - mx).exp()).sum();
+    (mx + s.ln(), arg)
+}
+
+/// Mean softmax cross-entropy of `n` rows of logits, and ∂L/∂logits into `d`.
+pub(crate) fn softmax_xent_backward(logits: &[f32], labels: &[u8], c: usize, d: &mut [f32]) -> f32 {
+    let n = labels.len();
+    let inv_n = 1.0 / n as f32;
+    let mut loss = 0.0f64;
+    for ((row, drow), &label) in logits
+        .chunks_exact(c)
+        .zip(d.chunks_exact_mut(c))
+        .zip(labels)
+    {
+        let (lse, _) = log_sum_exp_argmax(row);
+        let label = label as usize;
+        loss += f64::from(lse - row[label]);
+        for (dv, &z) in drow.iter_mut().zip(row) {
+            *dv = (z - lse).exp() * inv_n;
+        }
+        drow[label] -= inv_n;
+    }
+    (loss / n as f64) as f32
+}
+
+isa_fn! {
+    /// 2 × 2 max-pool of `planes` planar images of `s.h × s.w` (stride 2, floor). `arg` records
+    /// which corner (0..4, first maximum wins) each output came from.
+    pub(crate) fn max_pool_forward(x: &[f32], planes: usize, s: Shape, y: &mut [f32], arg: &mut [u8]) {
+        let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+        for pl in 0..planes {
+            let img = &x[pl * pix..(pl + 1) * pix];
+            for py in 0..ph {
+                let r0 = &img[2 * py * s.w..2 * py * s.w + 2 * pw];
+                let r1 = &img[(2 * py + 1) * s.w..(2 * py + 1) * s.w + 2 * pw];
+                let o = (pl * ph + py) * pw;
+                let (yo, ao) = (&mut y[o..o + pw], &mut arg[o..o + pw]);
+                for (((yv, av), t), b) in yo
+                    .iter_mut()
+                    .zip(ao.iter_mut())
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    let (m01, q01) = if t[1] > t[0] {
+                        (t[1], 1u8)
+                    } else {
+                        (t[0], 0u8)
+                    };
+                    let (m23, q23) = if b[1] > b[0] {
+                        (b[1], 3u8)
+                    } else {
+                        (b[0], 2u8)
+                    };
+                    let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
+                    *yv = m;
+                    *av = q;
+                }
+            }
+        }
+    }
+}
+
+isa_fn! {
+    /// Scatter `dy` to the arg-max positions of each window (other positions get 0). With
+    /// `mask`, the pool's input is a ReLU output: where the pooled maximum `y` is not positive
+    /// that ReLU was inactive, so the gradient is 0 — the ReLU's backward pass, without reading
+    /// its output.
+    pub(crate) fn max_pool_backward(
+        dy: &[f32],
+        planes: usize,
+        s: Shape,
+        arg: &[u8],
+        y: &[f32],
+        mask: bool,
+        dx: &mut [f32],
+    ) {
+        let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+        for pl in 0..planes {
+            let img = &mut dx[pl * pix..(pl + 1) * pix];
+            for py in 0..ph {
+                let o = (pl * ph + py) * pw;
+                let (top, bottom) = img[2 * py * s.w..(2 * py + 2) * s.w].split_at_mut(s.w);
+                // Every position of every window is written, so no separate zeroing pass.
+                let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+                let src = dy[o..o + pw].iter().zip(&arg[o..o + pw]).zip(&y[o..o + pw]);
+                for ((t, b), ((&d, &q), &yv)) in windows.zip(src) {
+                    let g = if !mask || yv > 0.0 { d } else { 0.0 };
+                    t[0] = if q == 0 { g } else { 0.0 };
+                    t[1] = if q == 1 { g } else { 0.0 };
+                    b[0] = if q == 2 { g } else { 0.0 };
+                    b[1] = if q == 3 { g } else { 0.0 };
+                }
+                if s.w % 2 == 1 {
+                    top[s.w - 1] = 0.0;
+                    bottom[s.w - 1] = 0.0;
+                }
+            }
+            if s.h % 2 == 1 {
+                img[(s.h - 1) * s.w..].fill(0.0);
+            }
+        }
+    }
+}

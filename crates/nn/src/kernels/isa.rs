@@ -1,0 +1,197 @@
+//! Which instruction set the kernels run on: detected at run time, forced by a caller or by the
+//! `NN_ISA` environment variable, and refused with a typed error where the CPU lacks it.
+//!
+//! Every kernel of this crate (packed GEMM, dot products, direct convolution, the element-wise
+//! layers) is one generic source over [`super::simd::Simd`], instantiated once per instruction
+//! set inside a function compiled with that set's target features. [`Isa`] names the set a
+//! caller asks for; a [`Token`] is the proof that this CPU has it, and only [`Isa::token`] makes
+//! one, after run-time detection.
+
+use super::simd::Portable;
+#[cfg(target_arch = "x86_64")]
+use super::simd::{Avx2, Avx512};
+
+/// The environment variable that forces an instruction set for every network built afterwards
+/// (`avx512`, `avx2` or `portable`; unset or empty: the best one this CPU has).
+pub const ENV: &str = "NN_ISA";
+
+/// An instruction-set family of the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Isa {
+    /// AVX-512F (16 lanes): 6 × 64 GEMM tiles, 6-filter × 4-vector convolution tiles.
+    Avx512,
+    /// AVX2 + FMA (8 lanes): 6 × 16 GEMM tiles.
+    Avx2,
+    /// No target features (4 lanes of plain Rust that LLVM vectorises: SSE2 on x86-64, NEON on
+    /// aarch64, scalar elsewhere).
+    Portable,
+}
+
+/// Why an instruction set cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IsaError {
+    #[error("unknown instruction set `{0}` (expected avx512, avx2 or portable)")]
+    Unknown(String),
+    #[error("this CPU ({cpu}) does not have {isa}: the kernels it would run need {needs}; available here: {available}")]
+    Unavailable {
+        isa: Isa,
+        needs: &'static str,
+        cpu: String,
+        available: String,
+    },
+    #[error("{ENV}={value}: {source}")]
+    Env {
+        value: String,
+        #[source]
+        source: Box<IsaError>,
+    },
+}
+
+impl Isa {
+    /// Every family, fastest first.
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+
+    /// The lower-case name used by `NN_ISA`, flags and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+
+    /// The CPU features the family needs.
+    pub fn needs(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "x86-64 with AVX-512F",
+            Isa::Avx2 => "x86-64 with AVX2 and FMA",
+            Isa::Portable => "nothing",
+        }
+    }
+
+    /// Whether this CPU runs the family (`is_x86_feature_detected!` caches its answer).
+    pub fn available(self) -> bool {
+        self.token().is_some()
+    }
+
+    /// The best family this CPU runs.
+    pub fn detect() -> Isa {
+        Isa::ALL
+            .into_iter()
+            .find(|i| i.available())
+            .unwrap_or(Isa::Portable)
+    }
+
+    /// The families this CPU runs, fastest first.
+    pub fn available_here() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| i.available()).collect()
+    }
+
+    /// The families this CPU lacks (what a test reports as not run).
+    pub fn unavailable_here() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| !i.available()).collect()
+    }
+
+    /// `self` if this CPU runs it, else a typed error naming the CPU and what it has.
+    pub fn check(self) -> Result<Isa, IsaError> {
+        if self.available() {
+            return Ok(self);
+        }
+        let available = Isa::available_here()
+            .iter()
+            .map(|i| i.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(IsaError::Unavailable {
+            isa: self,
+            needs: self.needs(),
+            cpu: cpu_model(),
+            available,
+        })
+    }
+
+    /// The family `NN_ISA` asks for (checked against this CPU), or `None` when it is unset or
+    /// empty.
+    pub fn from_env() -> Result<Option<Isa>, IsaError> {
+        match std::env::var(ENV) {
+            Ok(v) if !v.trim().is_empty() => v
+                .parse::<Isa>()
+                .and_then(Isa::check)
+                .map(Some)
+                .map_err(|e| IsaError::Env {
+                    value: v.clone(),
+                    source: Box::new(e),
+                }),
+            _ => Ok(None),
+        }
+    }
+
+    /// What a new network uses: `NN_ISA` when set, else the best family this CPU has.
+    pub fn preferred() -> Result<Isa, IsaError> {
+        Ok(Isa::from_env()?.unwrap_or_else(Isa::detect))
+    }
+
+    /// The proof that this CPU runs the family, for the kernels.
+    pub(crate) fn token(self) -> Option<Token> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Avx512::new().map(Token::Avx512),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Avx2::new().map(Token::Avx2),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => None,
+            Isa::Portable => Some(Token::Portable(Portable)),
+        }
+    }
+
+    /// [`Isa::token`] for an entry point whose caller promised an available family.
+    ///
+    /// # Panics
+    /// If this CPU lacks the family (a programming error: networks check it when built).
+    pub(crate) fn expect_token(self, who: &str) -> Token {
+        self.token()
+            .unwrap_or_else(|| panic!("{who}: the {} kernels need {}", self.name(), self.needs()))
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Isa {
+    type Err = IsaError;
+    fn from_str(s: &str) -> Result<Self, IsaError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "avx512" | "avx-512" | "avx512f" => Ok(Isa::Avx512),
+            "avx2" => Ok(Isa::Avx2),
+            "portable" | "generic" => Ok(Isa::Portable),
+            _ => Err(IsaError::Unknown(s.to_string())),
+        }
+    }
+}
+
+/// A checked instruction set: holding one proves that this CPU runs its kernels.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Token {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(Avx512),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+    Portable(Portable),
+}
+
+/// The CPU's model name (`/proc/cpuinfo` on Linux; the architecture elsewhere).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}

@@ -1,0 +1,544 @@
+//! Our own single-threaded SGEMM, `C ← A·B (+ C)`, whose packing buffer lives in a caller-owned
+//! [`Workspace`].
+//!
+//! Why not only the `gemm` crate: it (and `matrixmultiply`) allocates its packing buffers inside
+//! every product and takes no workspace, so a worker's gradient call allocated ~1.5 times per
+//! product. Here the only buffer is in the [`Workspace`] a worker keeps in its
+//! [`crate::Scratch`]: no allocation once it has grown.
+//!
+//! Structure (BLIS, Van Zee & van de Geijn 2015, simplified for the network's shapes):
+//! - B is cut into blocks of `KC × NC` and packed as slivers `NR` columns wide, unless it can be
+//!   read in place (row-major B and few rows of A to reuse a packed sliver: a convolution has
+//!   6–16 filters); an in-place tail vector is a masked load.
+//! - A is never packed: the micro-kernel broadcasts single elements of A in place, so any strides
+//!   work (measured: packing the MLP's column-major Xᵀ into panels was 9 % slower).
+//! - A register-blocked micro-kernel multiplies `MR` rows of A by one B sliver into an
+//!   `MR × NR` tile of C; edge tiles run a kernel instantiated (const generics) for exactly their
+//!   row count and vector count, so a 6-filter convolution spends no FMA on padding rows.
+//! - A long inner dimension with A's rows and B's columns both contiguous along it (a
+//!   convolution's weight gradient `dY·colᵀ`) runs as blocked dot products vectorised along k
+//!   (`dot_products`), which needs no packing or transposition at all.
+//!
+//! One generic source per kernel ([`crate::kernels::simd::Simd`]), instantiated per instruction
+//! set ([`Isa`]): `6 × 64` tiles on AVX-512F (24 zmm accumulators), `6 × 16` on AVX2 + FMA (12
+//! ymm), `4 × 8` portable (8 four-lane vectors: SSE2 or NEON registers).
+
+use crate::kernels::isa::{Isa, Token};
+use crate::kernels::matmul::View;
+use crate::kernels::simd::Simd;
+
+/// Rows of A per block; B is read in place when the whole product has at most this many rows.
+const MC: usize = 96;
+/// Columns of B packed per block (a multiple of every kernel's `NR`).
+const NC: usize = 1024;
+/// The most rows of any family's micro-tile.
+const MAX_MR: usize = 6;
+/// The widest B sliver of any kernel (AVX-512: 4 vectors of 16).
+const MAX_NR: usize = 64;
+
+/// The packing buffer for [`gemm`](fn@gemm). It grows to the largest block used (at most
+/// `KC·NC` floats, 1 MiB) and is then reused: no allocation in steady state.
+#[derive(Debug, Default, Clone)]
+pub struct Workspace {
+    b: Vec<f32>,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Floats currently held.
+    pub fn capacity(&self) -> usize {
+        self.b.len()
+    }
+}
+
+/// f32 lanes per vector of a family.
+fn lanes(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 16,
+        Isa::Avx2 => 8,
+        Isa::Portable => 4,
+    }
+}
+
+/// Rows of a family's micro-tile (`MR`). The portable tile is smaller: SSE2's two-operand
+/// multiply and add need a spare register per FMA, and 16 registers hold only 8 accumulators
+/// with room for that (measured: 6 rows spilled to the stack).
+fn tile_rows(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 | Isa::Avx2 => 6,
+        Isa::Portable => 4,
+    }
+}
+
+/// Vectors per micro-tile row (the tile is `MR × vecs·lanes`).
+fn tile_vecs(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 4,
+        Isa::Avx2 | Isa::Portable => 2,
+    }
+}
+
+/// Most depth of a packed block of B, so that a `KC × NR` sliver stays in L1 (AVX-512: 32 KiB;
+/// measured 9–16 % faster on the MLP's products than 256, whose 64 KiB sliver does not fit).
+fn kc_block(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 128,
+        Isa::Avx2 | Isa::Portable => 256,
+    }
+}
+
+/// Pack rows `p0..p0 + kc` × columns `j0..j0 + cols` of B as a sliver `width ≥ cols` wide:
+/// `dst[kk·width + j]`. Lanes `cols..width` are left as they are: every output lane depends only
+/// on its own B lane, and those lanes are never stored.
+#[allow(clippy::too_many_arguments)]
+fn pack_b(
+    b: &[f32],
+    v: View,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    width: usize,
+    dst: &mut [f32],
+) {
+    if v.cs == 1 {
+        for (kk, d) in dst.chunks_exact_mut(width).take(kc).enumerate() {
+            // An inline loop (vectorised), not `copy_from_slice`: a memcpy call per 16–64 floats
+            // measured 9 % of a LeNet step.
+            let s = &b[(p0 + kk) * v.rs + j0..][..cols];
+            for (dv, &sv) in d[..cols].iter_mut().zip(s) {
+                *dv = sv;
+            }
+        }
+    } else if v.rs == 1 {
+        // Column-major B (a transposed view): read columns, write with stride `width`.
+        for j in 0..cols {
+            let s = &b[(j0 + j) * v.cs + p0..][..kc];
+            for (kk, &sv) in s.iter().enumerate() {
+                dst[kk * width + j] = sv;
+            }
+        }
+    } else {
+        for (kk, d) in dst.chunks_exact_mut(width).take(kc).enumerate() {
+            let base = (p0 + kk) * v.rs + j0 * v.cs;
+            for (j, dv) in d[..cols].iter_mut().enumerate() {
+                *dv = b[base + j * v.cs];
+            }
+        }
+    }
+}
+
+/// `C ← A·B`, or `C ← C + A·B` when `accumulate`, on this thread, with the best kernel family.
+///
+/// # Panics
+/// If the shapes disagree, a view reaches past its slice, or `C`'s view maps two elements to one
+/// place (programming errors, checked once per call).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    ws: &mut Workspace,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) {
+    gemm_with(Isa::detect(), ws, c, cv, a, av, b, bv, accumulate)
+}
+
+/// [`gemm`](fn@gemm) with a given kernel family.
+///
+/// # Panics
+/// As [`gemm`](fn@gemm), and if `isa` is not [available](Isa::available) on this CPU.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with(
+    isa: Isa,
+    ws: &mut Workspace,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) {
+    if crate::kernels::matmul::prepare("gemm", c, cv, a, av, b, bv, accumulate) {
+        compute(isa, ws, c, cv, a, av, b, bv, accumulate);
+    }
+}
+
+/// The product itself, for views [`crate::kernels::matmul::prepare`] accepted with a product
+/// left (non-empty C, k ≥ 1).
+///
+/// # Panics
+/// If `isa` is not [available](Isa::available) on this CPU (the kernels' safety rests on this).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compute(
+    isa: Isa,
+    ws: &mut Workspace,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    accumulate: bool,
+) {
+    let tok = isa.expect_token("gemm");
+    let (m, n, k) = (cv.rows, cv.cols, av.cols);
+    if av.cs == 1 && bv.rs == 1 && k >= 512 && 4 * m.max(n) <= k {
+        dot_products(tok, isa, c, cv, a, av.rs, b, bv.cs, k, accumulate);
+        return;
+    }
+    let (l, nr, kcb) = (lanes(isa), lanes(isa) * tile_vecs(isa), kc_block(isa));
+    let mr = tile_rows(isa);
+    // A row-major B is read in place (its rows are already contiguous along the vector lanes; the
+    // last partial vector is loaded masked). Packing pays only when a sliver is reused by many
+    // row tiles of A.
+    let b_in_place = bv.cs == 1 && m <= MC;
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let slivers = nc.div_ceil(nr);
+        // Equal depth blocks (a short last block would pay a C load/store pass for few FMAs).
+        let kcb = k.div_ceil(k.div_ceil(kcb));
+        for pc in (0..k).step_by(kcb) {
+            let kc = kcb.min(k - pc);
+            // Later depth blocks add to what the first one wrote.
+            let add = accumulate || pc > 0;
+            if !b_in_place {
+                if ws.b.len() < slivers * kc * nr {
+                    ws.b.resize(slivers * kc * nr, 0.0);
+                }
+                for (s, dst) in ws.b.chunks_exact_mut(kc * nr).take(slivers).enumerate() {
+                    let j0 = jc + s * nr;
+                    let cols = nr.min(jc + nc - j0);
+                    let width = cols.div_ceil(l) * l;
+                    pack_b(b, bv, pc, kc, j0, cols, width, &mut dst[..kc * width]);
+                }
+            }
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                for s in 0..slivers {
+                    let j0 = jc + s * nr;
+                    let cols = nr.min(jc + nc - j0);
+                    let vecs = cols.div_ceil(l);
+                    let (bs, brs) = if b_in_place {
+                        (&b[pc * bv.rs + j0..], bv.rs)
+                    } else {
+                        (&ws.b[s * kc * nr..][..kc * vecs * l], vecs * l)
+                    };
+                    for i0 in (ic..ic + mc).step_by(mr) {
+                        let tile = Tile {
+                            kc,
+                            rows: mr.min(ic + mc - i0),
+                            vecs,
+                            cols,
+                            a: &a[i0 * av.rs + pc * av.cs..],
+                            ars: av.rs,
+                            acs: av.cs,
+                            b: bs,
+                            brs,
+                            b_whole: !b_in_place,
+                            add,
+                        };
+                        let off = i0 * cv.rs + j0 * cv.cs;
+                        if cv.cs == 1 {
+                            tile.run(tok, isa, &mut c[off..], cv.rs);
+                        } else {
+                            // A strided C: compute into a dense tile, then scatter.
+                            let mut tmp = [0.0f32; MAX_MR * MAX_NR];
+                            Tile { add: false, ..tile }.run(tok, isa, &mut tmp, MAX_NR);
+                            for r in 0..tile.rows {
+                                for j in 0..cols {
+                                    let dst = &mut c[off + r * cv.rs + j * cv.cs];
+                                    let v = tmp[r * MAX_NR + j];
+                                    *dst = if add { *dst + v } else { v };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One micro-tile: `rows × cols` of C from `rows × kc` of A (element (r, kk) at
+/// `a[r·ars + kk·acs]`) and `kc × cols` of B (element (kk, j) at `b[kk·brs + j]`; packed
+/// slivers have `brs = vecs·lanes`).
+#[derive(Clone, Copy)]
+struct Tile<'a> {
+    kc: usize,
+    rows: usize,
+    vecs: usize,
+    cols: usize,
+    a: &'a [f32],
+    ars: usize,
+    acs: usize,
+    b: &'a [f32],
+    brs: usize,
+    /// B rows hold whole vectors (a padded sliver): no masked tail load needed.
+    b_whole: bool,
+    add: bool,
+}
+
+impl Tile<'_> {
+    /// Multiply into `c` (row stride `rs`, unit column stride).
+    fn run(self, tok: Token, isa: Isa, c: &mut [f32], rs: usize) {
+        let l = lanes(isa);
+        // These bounds are what the kernels' unchecked accesses rely on.
+        assert!(self.rows >= 1 && self.rows <= tile_rows(isa));
+        assert!(self.vecs >= 1 && self.vecs <= tile_vecs(isa));
+        assert!(self.cols > (self.vecs - 1) * l && self.cols <= self.vecs * l);
+        assert!(self.a.len() > (self.rows - 1) * self.ars + (self.kc - 1) * self.acs);
+        let b_row = if self.b_whole {
+            self.vecs * l
+        } else {
+            self.cols
+        };
+        assert!(self.b.len() >= (self.kc - 1) * self.brs + b_row);
+        assert!(c.len() >= (self.rows - 1) * rs + self.cols);
+        let cp = c.as_mut_ptr();
+        // SAFETY: `tok` proves the CPU runs the family; the extents `tile_kernel` documents were
+        // asserted above.
+        unsafe { run_tile(tok, self, cp, rs) }
+    }
+}
+
+multiversion! {
+    /// # Safety
+    /// As [`tile_kernel`].
+    unsafe fn run_tile(t: Tile<'_>, c: *mut f32, rs: usize) => tile_kernel;
+    shape t.rows, t.vecs;
+    avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
+    avx2 [1, 2, 3, 4, 5, 6] x [1, 2];
+    portable [1, 2, 3, 4] x [1, 2];
+}
+
+/// The micro-kernel: `R × V` vector accumulators; per depth step, `V` loads of B and `R`
+/// broadcasts of A feed `R·V` fused multiply-adds.
+///
+/// # Safety
+/// `t.a` reaches `(R − 1)·ars + (kc − 1)·acs`; `t.b` holds `(kc − 1)·brs + cols` floats, or
+/// `(kc − 1)·brs + V·LANES` when `b_whole`; `c` holds `(R − 1)·rs + cols` floats;
+/// `(V − 1)·LANES < cols ≤ V·LANES` (asserted by [`Tile::run`]).
+#[inline(always)]
+unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
+    s: S,
+    t: Tile<'_>,
+    c: *mut f32,
+    rs: usize,
+) {
+    let l = S::LANES;
+    let mut acc = [[s.zero(); V]; R];
+    let (mut ap, mut bp) = (t.a.as_ptr(), t.b.as_ptr());
+    let rows: [usize; R] = std::array::from_fn(|r| r * t.ars);
+    let left = t.cols - (V - 1) * l;
+    let last = s.mask(left);
+    let tail = !t.b_whole && left < l;
+    for _ in 0..t.kc {
+        let mut bv = [s.zero(); V];
+        for (v, bvv) in bv.iter_mut().enumerate() {
+            // SAFETY: at step kk, `bp` is `t.b` + kk·brs. Whole vectors are inside `t.b` unless
+            // this is a partial last vector of an in-place B, whose lanes below `cols` are read
+            // masked (the others are not accessed).
+            *bvv = unsafe {
+                if v + 1 < V || !tail {
+                    s.load(bp.add(v * l))
+                } else {
+                    s.load_masked(bp.add(v * l), last)
+                }
+            };
+        }
+        for (accr, &ro) in acc.iter_mut().zip(&rows) {
+            // SAFETY: at step kk, `ap` is `t.a` + kk·acs, and element (r, kk) at r·ars + kk·acs
+            // lies within `t.a`.
+            let x = s.splat(unsafe { *ap.add(ro) });
+            for (a, &b) in accr.iter_mut().zip(&bv) {
+                *a = s.mul_add(x, b, *a);
+            }
+        }
+        // Wrapping: after the last step the pointers may point past the slices (never read).
+        ap = ap.wrapping_add(t.acs);
+        bp = bp.wrapping_add(t.brs);
+    }
+    for (r, accr) in acc.iter().enumerate() {
+        for (v, &val) in accr.iter().enumerate() {
+            let lo = v * l;
+            let n = t.cols - lo;
+            // SAFETY: columns lo..min(lo + LANES, cols) of row r are at offsets below
+            // (R − 1)·rs + cols ≤ c's extent; a partial vector is masked.
+            unsafe {
+                let dst = c.add(r * rs + lo);
+                if n >= l {
+                    let out = if t.add { s.add(val, s.load(dst)) } else { val };
+                    s.store(dst, out);
+                } else {
+                    let m = s.mask(n);
+                    let out = if t.add {
+                        s.add(val, s.load_masked(dst, m))
+                    } else {
+                        val
+                    };
+                    s.store_masked(dst, out, m);
+                }
+            }
+        }
+    }
+}
+
+/// Rows of A and columns of B per dot-product tile of a family.
+fn dot_tile(isa: Isa) -> (usize, usize) {
+    match isa {
+        Isa::Avx512 => (6, 4),
+        Isa::Avx2 => (4, 3),
+        Isa::Portable => (4, 2),
+    }
+}
+
+/// Depth of a dot-product block.
+const KB: usize = 1024;
+/// The largest dot-product tile of any family.
+const DR: usize = 6;
+const DC: usize = 4;
+
+/// `C (+)= A·B` for a long inner dimension when A's rows and B's columns are both contiguous
+/// along k (a convolution's weight gradient `dY·colᵀ`): each entry is a dot product, vectorised
+/// along k and reduced once at the end, so neither operand is packed or transposed.
+/// `a[i·ars + kk]`, `b[j·bcs + kk]`; the views were checked by [`gemm_with`].
+#[allow(clippy::too_many_arguments)]
+fn dot_products(
+    tok: Token,
+    isa: Isa,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    ars: usize,
+    b: &[f32],
+    bcs: usize,
+    k: usize,
+    add: bool,
+) {
+    let (m, n) = (cv.rows, cv.cols);
+    let (dr, dc) = dot_tile(isa);
+    // Depth blocks of KB: a block of rows of A (24 KiB) stays in L1 while the tiles along B's
+    // columns stream past it.
+    for k0 in (0..k).step_by(KB) {
+        let kb = KB.min(k - k0);
+        let add = add || k0 > 0;
+        for i0 in (0..m).step_by(dr) {
+            for j0 in (0..n).step_by(dc) {
+                let t = DotTile {
+                    k: kb,
+                    rows: dr.min(m - i0),
+                    cols: dc.min(n - j0),
+                    a: &a[i0 * ars + k0..],
+                    ars,
+                    b: &b[j0 * bcs + k0..],
+                    bcs,
+                };
+                let mut out = [[0.0f32; DC]; DR];
+                t.run(tok, (dr, dc), &mut out);
+                for (r, row) in out.iter().enumerate().take(t.rows) {
+                    for (j, &v) in row.iter().enumerate().take(t.cols) {
+                        let dst = &mut c[(i0 + r) * cv.rs + (j0 + j) * cv.cs];
+                        *dst = if add { *dst + v } else { v };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `rows × cols` dot products of length `k`: A row r at `a[r·ars..][..k]`, B column j at
+/// `b[j·bcs..][..k]`.
+#[derive(Clone, Copy)]
+struct DotTile<'a> {
+    k: usize,
+    rows: usize,
+    cols: usize,
+    a: &'a [f32],
+    ars: usize,
+    b: &'a [f32],
+    bcs: usize,
+}
+
+impl DotTile<'_> {
+    fn run(self, tok: Token, (dr, dc): (usize, usize), out: &mut [[f32; DC]; DR]) {
+        // What `dot_kernel` relies on.
+        assert!(self.rows >= 1 && self.rows <= dr && self.cols >= 1 && self.cols <= dc);
+        assert!(self.k >= 1);
+        assert!(self.a.len() >= (self.rows - 1) * self.ars + self.k);
+        assert!(self.b.len() >= (self.cols - 1) * self.bcs + self.k);
+        // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
+        unsafe { run_dot(tok, self, out) }
+    }
+}
+
+multiversion! {
+    /// # Safety
+    /// As [`dot_kernel`].
+    unsafe fn run_dot(t: DotTile<'_>, out: &mut [[f32; DC]; DR]) => dot_kernel;
+    shape t.rows, t.cols;
+    avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
+    avx2 [1, 2, 3, 4] x [1, 2, 3];
+    portable [1, 2, 3, 4] x [1, 2];
+}
+
+/// The dot-product kernel: `R × C` accumulators of `LANES` partial sums each.
+///
+/// # Safety
+/// `t.a` holds `(R − 1)·ars + k` floats and `t.b` holds `(C − 1)·bcs + k` (asserted by
+/// [`DotTile::run`]).
+#[inline(always)]
+unsafe fn dot_kernel<S: Simd, const R: usize, const C: usize>(
+    s: S,
+    t: DotTile<'_>,
+    out: &mut [[f32; DC]; DR],
+) {
+    let l = S::LANES;
+    let mut acc = [[s.zero(); C]; R];
+    let (ap, bp) = (t.a.as_ptr(), t.b.as_ptr());
+    let full = t.k / l * l;
+    let mut kk = 0;
+    while kk < t.k {
+        // Whole vectors, then one masked tail.
+        let whole = kk < full;
+        let mask = s.mask(t.k - kk);
+        let mut bv = [s.zero(); C];
+        for (j, v) in bv.iter_mut().enumerate() {
+            // SAFETY: lanes kk..min(kk + LANES, k) of column j, within `t.b`; masked-off lanes
+            // are not accessed.
+            *v = unsafe {
+                if whole {
+                    s.load(bp.add(j * t.bcs + kk))
+                } else {
+                    s.load_masked(bp.add(j * t.bcs + kk), mask)
+                }
+            };
+        }
+        for (r, accr) in acc.iter_mut().enumerate() {
+            // SAFETY: lanes kk..min(kk + LANES, k) of row r, within `t.a`.
+            let x = unsafe {
+                if whole {
+                    s.load(ap.add(r * t.ars + kk))
+                } else {
+                    s.load_masked(ap.add(r * t.ars + kk), mask)
+                }
+            };
+            for (a, &y) in accr.iter_mut().zip(&bv) {
+                *a = s.mul_add(x, y, *a);
+            }
+        }
+        kk += l;
+    }
+    for (o, accr) in out.iter_mut().zip(&acc) {
+        for (ov, &a) in o.iter_mut().zip(accr) {
+            *ov = s.sum(a);
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! One vector abstraction over three instruction sets, so that every kernel is written once.
+//!
+//! A kernel is a generic `#[inline(always)]` function over `S: Simd`; it is instantiated inside a
+//! function compiled with `#[target_feature]` for AVX-512F or AVX2 + FMA, and inside a plain one
+//! for [`Portable`]. Once inlined there, the intrinsics below compile to single instructions
+//! (the intrinsic functions themselves are only inlinable into code that has their feature).
+//!
+//! The x86 types are zero-sized proofs: an [`Avx512`] or [`Avx2`] value exists only after
+//! run-time detection ([`Avx512::new`], [`Avx2::new`]), which is what makes their safe
+//! arithmetic methods sound. Loads and stores take raw pointers and stay `unsafe`: their callers
+//! assert the extents once per tile.
+
+/// f32 vectors of [`Simd::LANES`] lanes with the operations the kernels need.
+pub(crate) trait Simd: Copy {
+    /// f32 lanes per vector.
+    const LANES: usize;
+    /// A vector.
+    type V: Copy;
+    /// Which lanes a partial load or store touches.
+    type M: Copy;
+
+    /// Every lane `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// Every lane 0.
+    fn zero(self) -> Self::V;
+    /// `a + b`.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a·b + c` (fused where the instruction set has FMA).
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    fn sum(self, a: Self::V) -> f32;
+    /// Lanes `0..min(n, LANES)`.
+    fn mask(self, n: usize) -> Self::M;
+
+    /// Load `LANES` floats from `p`.
+    ///
+    /// # Safety
+    /// `p..p + LANES` is readable.
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// Load the lanes of `m` from `p` (the others are 0 and their memory is not accessed).
+    ///
+    /// # Safety
+    /// The lanes of `m` are readable at `p`.
+    unsafe fn load_masked(self, p: *const f32, m: Self::M) -> Self::V;
+    /// Store `LANES` floats at `p`.
+    ///
+    /// # Safety
+    /// `p..p + LANES` is writable.
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// Store the lanes of `m` at `p` (the others' memory is not accessed).
+    ///
+    /// # Safety
+    /// The lanes of `m` are writable at `p`.
+    unsafe fn store_masked(self, p: *mut f32, v: Self::V, m: Self::M);
+}
+
+/// Plain Rust on 4-lane arrays: LLVM turns each operation into one SSE2 (x86-64) or NEON
+/// (aarch64) instruction, or scalar code on other targets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+/// `a·b + c` in one rounding where the target has an FMA instruction (aarch64, or x86 built with
+/// `+fma`); elsewhere `mul_add` would be a libm call, so multiply and add.
+#[inline(always)]
+fn fma1(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(any(target_arch = "aarch64", target_feature = "fma")) {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+impl Simd for Portable {
+    const LANES: usize = 4;
+    type V = [f32; 4];
+    type M = usize;
+
+    #[inline(always)]
+    fn splat(self, x: f32) -> [f32; 4] {
+        [x; 4]
+    }
+    #[inline(always)]
+    fn zero(self) -> [f32; 4] {
+        [0.0; 4]
+    }
+    #[inline(always)]
+    fn add(self, a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
+        [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+    }
+    #[inline(always)]
+    fn mul_add(self, a: [f32; 4], b: [f32; 4], c: [f32; 4]) -> [f32; 4] {
+        [
+            fma1(a[0], b[0], c[0]),
+            fma1(a[1], b[1], c[1]),
+            fma1(a[2], b[2], c[2]),
+            fma1(a[3], b[3], c[3]),
+        ]
+    }
+    #[inline(always)]
+    fn sum(self, a: [f32; 4]) -> f32 {
+        (a[0] + a[2]) + (a[1] + a[3])
+    }
+    #[inline(always)]
+    fn mask(self, n: usize) -> usize {
+        n.min(4)
+    }
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> [f32; 4] {
+        // SAFETY: the caller guarantees p..p + 4 is readable; unaligned is fine for `[f32; 4]`
+        // read with `read_unaligned`.
+        unsafe { p.cast::<[f32; 4]>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(self, p: *const f32, m: usize) -> [f32; 4] {
+        let mut v = [0.0; 4];
+        for (i, x) in v.iter_mut().enumerate().take(m) {
+            // SAFETY: lanes below `m` are readable (the caller's guarantee).
+            *x = unsafe { *p.add(i) };
+        }
+        v
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: [f32; 4]) {
+        // SAFETY: the caller guarantees p..p + 4 is writable.
+        unsafe { p.cast::<[f32; 4]>().write_unaligned(v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(self, p: *mut f32, v: [f32; 4], m: usize) {
+        for (i, &x) in v.iter().enumerate().take(m) {
+            // SAFETY: lanes below `m` are writable (the caller's guarantee).
+            unsafe { *p.add(i) = x };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Simd;
+    use std::arch::x86_64::*;
+
+    /// AVX-512F, 16 lanes. Exists only on a CPU that has it.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx512(());
+
+    impl Avx512 {
+        pub(crate) fn new() -> Option<Self> {
+            std::arch::is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+        }
+    }
+
+    // SAFETY (every method): an `Avx512` value exists only if `Avx512::new` detected AVX-512F on
+    // this CPU, so its intrinsics may execute; pointer extents are the callers' guarantees.
+    impl Simd for Avx512 {
+        const LANES: usize = 16;
+        type V = __m512;
+        type M = __mmask16;
+
+        #[inline(always)]
+        fn splat(self, x: f32) -> __m512 {
+            // SAFETY: AVX-512F is present (see above).
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn zero(self) -> __m512 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        fn add(self, a: __m512, b: __m512) -> __m512 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn sum(self, a: __m512) -> f32 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_reduce_add_ps(a) }
+        }
+        #[inline(always)]
+        fn mask(self, n: usize) -> __mmask16 {
+            if n >= 16 {
+                0xffff
+            } else {
+                ((1u32 << n) - 1) as u16
+            }
+        }
+        #[inline(always)]
+        unsafe fn load(self, p: *const f32) -> __m512 {
+            // SAFETY: AVX-512F is present; p..p + 16 is readable (caller).
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_masked(self, p: *const f32, m: __mmask16) -> __m512 {
+            // SAFETY: AVX-512F is present; masked-off lanes are not accessed, the others are
+            // readable (caller).
+            unsafe { _mm512_maskz_loadu_ps(m, p) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, v: __m512) {
+            // SAFETY: AVX-512F is present; p..p + 16 is writable (caller).
+            unsafe { _mm512_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_masked(self, p: *mut f32, v: __m512, m: __mmask16) {
+            // SAFETY: AVX-512F is present; masked-off lanes are not accessed (caller).
+            unsafe { _mm512_mask_storeu_ps(p, m, v) }
+        }
+    }
+
+    /// AVX2 + FMA, 8 lanes. Exists only on a CPU that has both.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Avx2(());
+
+    impl Avx2 {
+        pub(crate) fn new() -> Option<Self> {
+            (std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Avx2(()))
+        }
+    }
+
+    // SAFETY (every method): an `Avx2` value exists only if `Avx2::new` detected AVX2 and FMA on
+    // this CPU; pointer extents are the callers' guarantees.
+    impl Simd for Avx2 {
+        const LANES: usize = 8;
+        type V = __m256;
+        type M = __m256i;
+
+        #[inline(always)]
+        fn splat(self, x: f32) -> __m256 {
+            // SAFETY: AVX is present (implied by AVX2).
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn zero(self) -> __m256 {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        fn add(self, a: __m256, b: __m256) -> __m256 {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m256, b: __m256, c: __m256) -> __m256 {
+            // SAFETY: FMA is present.
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn sum(self, a: __m256) -> f32 {
+            // SAFETY: AVX and SSE are present.
+            unsafe {
+                let s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+                let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)))
+            }
+        }
+        #[inline(always)]
+        fn mask(self, n: usize) -> __m256i {
+            let n = n.min(8) as i32;
+            // SAFETY: AVX2 is present. Lane i is all ones exactly when i < n.
+            unsafe {
+                _mm256_cmpgt_epi32(
+                    _mm256_set1_epi32(n),
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn load(self, p: *const f32) -> __m256 {
+            // SAFETY: AVX is present; p..p + 8 is readable (caller).
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_masked(self, p: *const f32, m: __m256i) -> __m256 {
+            // SAFETY: AVX is present; masked-off lanes are not accessed and read as 0, the
+            // others are readable (caller).
+            unsafe { _mm256_maskload_ps(p, m) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, v: __m256) {
+            // SAFETY: AVX is present; p..p + 8 is writable (caller).
+            unsafe { _mm256_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_masked(self, p: *mut f32, v: __m256, m: __m256i) {
+            // SAFETY: AVX is present; masked-off lanes are not accessed (caller).
+            unsafe { _mm256_maskstore_ps(p, m, v) }
+        }
+    }
+}
