@@ -48,6 +48,26 @@ impl Histogram {
     }
 }
 
+/// Why counts could not be taken as a histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountsError {
+    /// The running total passed `u64::MAX` at bucket `at_tau`.
+    TotalOverflow { at_tau: usize },
+}
+
+impl std::fmt::Display for CountsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CountsError::TotalOverflow { at_tau } => write!(
+                f,
+                "the histogram's total passes 2^64 - 1 updates (at tau = {at_tau})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CountsError {}
+
 /// A histogram snapshot: `counts[τ]` updates of staleness τ for τ ≤ τ_max, plus `overflow`
 /// updates above τ_max. Cumulative sums are precomputed, so the CDF is an O(1) lookup.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +88,9 @@ impl Counts {
         }
     }
 
-    /// Counts from a plain vector (`counts[τ]`), no overflow.
+    /// Counts from a plain vector (`counts[τ]`), no overflow. A total past `u64::MAX` saturates
+    /// (it cannot arise from recording); use [`Counts::try_from_counts`] for counts read from
+    /// input, where it can.
     pub fn from_counts(counts: Vec<u64>) -> Self {
         let mut c = Counts {
             cum: Vec::new(),
@@ -82,24 +104,39 @@ impl Counts {
         c
     }
 
+    /// Counts from a plain vector, refusing one whose total does not fit in a `u64` (a total
+    /// that wrapped would make `[u64::MAX, u64::MAX, 5]` read as 3 updates).
+    pub fn try_from_counts(counts: Vec<u64>) -> Result<Self, CountsError> {
+        let mut total = 0u64;
+        for (tau, &c) in counts.iter().enumerate() {
+            total = total
+                .checked_add(c)
+                .ok_or(CountsError::TotalOverflow { at_tau: tau })?;
+        }
+        Ok(Counts::from_counts(counts))
+    }
+
     /// Counts of an iterator of staleness samples, with buckets up to the largest sample.
     pub fn from_samples(samples: impl IntoIterator<Item = u64>) -> Self {
-        let mut counts = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
         for s in samples {
             let s = s as usize;
             if s >= counts.len() {
                 counts.resize(s + 1, 0);
             }
-            counts[s] += 1;
+            counts[s] = counts[s].saturating_add(1);
         }
         Counts::from_counts(counts)
     }
 
     fn refresh(&mut self) {
         self.cum.clear();
+        // Saturating: a histogram recorded live cannot reach 2⁶⁴ updates, and one built from
+        // input is checked by `try_from_counts`; saturation keeps every statistic finite and
+        // the CDF monotone rather than wrapping to a small total.
         let mut acc = 0u64;
         for &c in &self.counts {
-            acc += c;
+            acc = acc.saturating_add(c);
             self.cum.push(acc);
         }
     }
@@ -123,7 +160,11 @@ impl Counts {
     }
 
     pub fn total(&self) -> u64 {
-        self.cum.last().copied().unwrap_or(0) + self.overflow
+        self.cum
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(self.overflow)
     }
 
     /// Empirical P[τ' = τ] (0 for an empty histogram; τ > τ_max lumps into the overflow).
@@ -210,9 +251,9 @@ impl Counts {
             self.counts.resize(other.counts.len(), 0);
         }
         for (a, &b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
-        self.overflow += other.overflow;
+        self.overflow = self.overflow.saturating_add(other.overflow);
         self.refresh();
     }
 

@@ -2,13 +2,16 @@
 //!
 //! - [`Histogram`]: recorded into by many worker threads on the hot path without locks (one
 //!   relaxed `fetch_add` per update), exact buckets `0..=τ_max` plus an overflow bucket.
-//! - [`Counts`]: a snapshot, with merge and windowed difference, mean / variance / quantiles, and
+//! - [`Counts`]: a snapshot (totals saturate; [`Counts::try_from_counts`] refuses input whose
+//!   total passes u64::MAX), with merge and windowed difference, mean / variance / quantiles, and
 //!   the empirical PMF and CDF F(τ) = P[τ' ≤ τ] with O(1) lookup.
 //! - [`Model`]: Geometric(p), Uniform{0..τ̂}, Poisson(λ) and Conway–Maxwell–Poisson(λ, ν)
 //!   (eq. A.12) with pmf, log-pmf, cdf, mean and mode; the CMP normaliser [`cmp_ln_z`] in log
 //!   space with a stated error bound.
 //! - [`fit`]: per family, the parameters minimising the Bhattacharyya distance to a histogram
-//!   (as Table A.1), maximum likelihood, and the thesis' CMP 1-D search under λ^{1/ν} = m (A.13).
+//!   (as Table A.1), maximum likelihood, and the thesis' CMP 1-D search under λ^{1/ν} = m (A.13),
+//!   each a global grid search refined locally, with the parameters that end on a search bound
+//!   listed in [`Fit::at_bound`].
 //! - [`Contention`]: the §B.4 model of threads in Leashed-SGD's publish loop: the fixed point n*
 //!   (B.4), its trajectory (B.5) and n*_γ under a persistence bound (B.7).
 //!
@@ -40,7 +43,8 @@ pub mod special;
 
 pub use contention::Contention;
 pub use fit::{
-    fit_all, fit_bhattacharyya, fit_cmp_a13, fit_families, fit_mle, Fit, FitReport, Method,
+    fit_all, fit_bhattacharyya, fit_cmp_a13, fit_families, fit_mle, AtBound, Fit, FitReport,
+    Method, Side,
 };
-pub use histogram::{Counts, Histogram};
+pub use histogram::{Counts, CountsError, Histogram};
 pub use models::{cmp_ln_z, Family, Model};

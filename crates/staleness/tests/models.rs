@@ -261,3 +261,23 @@ fn contention_model_closed_form_matches_iteration() {
     assert!(c.fixed_point_persistence(0.5) < c.fixed_point());
     assert!((c.fixed_point_persistence(0.0) - c.fixed_point()).abs() < 1e-12);
 }
+
+/// Counts whose total passes u64::MAX: refused with a typed error where read from input, and
+/// saturating (never wrapping to a small total) otherwise.
+#[test]
+fn counts_total_never_wraps() {
+    use staleness::CountsError;
+    let big = vec![u64::MAX, u64::MAX, 5];
+    assert_eq!(
+        Counts::try_from_counts(big.clone()),
+        Err(CountsError::TotalOverflow { at_tau: 1 })
+    );
+    let c = Counts::from_counts(big);
+    assert_eq!(c.total(), u64::MAX);
+    assert!(c.mean().is_finite() && c.cdf(2) <= 1.0);
+    let mut m = Counts::from_counts(vec![u64::MAX - 1, 0]);
+    m.merge(&Counts::from_counts(vec![7, 3]));
+    assert_eq!((m.count(0), m.total()), (u64::MAX, u64::MAX));
+    let ok = Counts::try_from_counts(vec![u64::MAX - 5, 5]).unwrap();
+    assert_eq!(ok.total(), u64::MAX);
+}

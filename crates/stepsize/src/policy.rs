@@ -1,12 +1,8 @@
-use staleness::special::{gamma_q, ln_factorial};
-use staleness::{Counts, Family, Model};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+//! The policies: the shape of η(τ)/η0, tabulated over τ = 0..=τ_max.
 
-/// η(τ) for an update of staleness τ, or `None` to drop the update. Called once per update on
-/// the hot path.
-pub trait StepSize: Send + Sync {
-    fn eta(&self, tau: u64) -> Option<f32>;
-}
+use crate::PolicyError;
+use staleness::special::{gamma_q, ln_factorial};
+use staleness::{cmp_ln_z, Counts, Family, Model};
 
 /// The shape φ of Theorem C.4.8: non-decreasing on [0, 1], φ(0) = 0, φ(1) = 1, ∫φ = 1/2 (C.8).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,7 +87,9 @@ pub enum Policy {
         form: CdfForm,
     },
     /// MindTheStep under a geometric staleness model (A.9): η0 · C^{−τ} / p, with C chosen for a
-    /// desired implicit momentum μ* by A.11, C = (1 − p)/(2 − μ*). `p = None`: fitted to the live
+    /// desired implicit momentum μ* ∈ [0, 1): C = (1 − p)/μ* (A.11 corrected; the printed
+    /// (1 − p)/(2 − μ*) carries a sign error, see `docs/stepsize.md`). μ* = 0 is the limit
+    /// C → ∞: η0/p for τ = 0 and 0 for every stale update. `p = None`: fitted to the live
     /// histogram (maximum likelihood) at every refresh.
     MindTheStepGeometric {
         p: Option<f64>,
@@ -124,6 +122,94 @@ impl Policy {
             beta: 2.0 * (th / 2.0 + 1.0).ln() / th,
         }
     }
+    /// Check every parameter against its domain (the table would otherwise be meaningless: NaN,
+    /// negative, or a division by zero).
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |field, value: f64, expected| {
+            Err(PolicyError::Invalid {
+                field,
+                value,
+                expected,
+            })
+        };
+        match *self {
+            Policy::Constant | Policy::Inverse => Ok(()),
+            Policy::Fleet { beta } if !(beta.is_finite() && beta >= 0.0) => {
+                bad("Fleet.beta", beta, "finite and >= 0")
+            }
+            Policy::Fleet { .. } => Ok(()),
+            Policy::TailTau { amplitude, phi, .. } => {
+                if !(0.0..=1.0).contains(&amplitude) {
+                    return bad("TailTau.amplitude", amplitude, "in [0, 1] (Lemma C.4.7)");
+                }
+                match phi {
+                    Phi::Power(k) if !(k.is_finite() && k >= 1.0) => {
+                        bad("TailTau.phi.Power", k, "finite and >= 1")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Policy::MindTheStepGeometric { p, momentum } => {
+                if let Some(p) = p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+                    return bad("MindTheStepGeometric.p", p, "in (0, 1]");
+                }
+                if !(0.0..1.0).contains(&momentum) {
+                    // μ = (1 − p)/C ≥ 0 for C > 0, and E[η]/η0 = Σ μ*^τ = 1/(1 − μ*) under the
+                    // model: infinite at μ* = 1.
+                    return bad(
+                        "MindTheStepGeometric.momentum",
+                        momentum,
+                        "in [0, 1): E[eta] = eta0/(1 - momentum) under Geom(p)",
+                    );
+                }
+                Ok(())
+            }
+            Policy::MindTheStepCmp { lambda_nu, c } => {
+                check_cmp("MindTheStepCmp.lambda_nu", lambda_nu)?;
+                if !(c.is_finite() && c > 0.0) {
+                    return bad("MindTheStepCmp.c", c, "finite and > 0");
+                }
+                Ok(())
+            }
+            Policy::MindTheStepMomentum { lambda_nu, k, .. } => {
+                check_cmp("MindTheStepMomentum.lambda_nu", lambda_nu)?;
+                if !(k.is_finite() && k >= 0.0) {
+                    return bad("MindTheStepMomentum.k", k, "finite and >= 0");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether η(τ)/η0 is bounded in τ whatever histogram it is refreshed from, given η0. The
+    /// MindTheStep forms are not in general, and then need [`crate::Options::cap`]:
+    /// - A.14: (τ!)^ν/λ^τ → ∞, and E[η] = Σ_τ p(τ)·Cη0/(Z p(τ)) = ∞ under its own model.
+    /// - A.16–A.17: c(τ) decreases to 1 − (K/η0)·S with S = Z (corrected) or Z e^{−λ}
+    ///   (printed); if that limit is ≥ 0 the factor grows like (τ!)^ν/λ^τ. Bounded only for
+    ///   given (λ, ν) with (K/η0)·S > 1 (the tail is then negative and clamped to 0).
+    /// - A.9: C^{−τ}/p = (μ*/(1 − p))^τ/p grows when μ* > 1 − p; bounded for μ* = 0, or for a
+    ///   given p ≤ 1 − μ*.
+    pub fn is_bounded(&self, eta0: f64) -> bool {
+        match *self {
+            Policy::MindTheStepCmp { .. } => false,
+            Policy::MindTheStepMomentum {
+                lambda_nu: Some((lambda, nu)),
+                k,
+                printed,
+            } => {
+                let ln_s = cmp_ln_z(lambda, nu) - if printed { lambda } else { 0.0 };
+                (k / eta0).ln() + ln_s > 0.0
+            }
+            Policy::MindTheStepMomentum {
+                lambda_nu: None, ..
+            } => false,
+            Policy::MindTheStepGeometric { p, momentum } => {
+                momentum == 0.0 || p.is_some_and(|p| momentum <= 1.0 - p)
+            }
+            _ => true,
+        }
+    }
+
     /// Whether the table depends on the observed staleness distribution.
     pub fn is_instance_based(&self) -> bool {
         matches!(
@@ -143,7 +229,7 @@ impl Policy {
     /// The factor c(τ) = η(τ)/η0 for τ = 0..=τ_max, given the observed counts (needed by
     /// instance-based policies; without a histogram they give c = 1) and η0 (which the
     /// momentum-tuned form depends on). Factors may be negative or huge for MindTheStep forms;
-    /// [`Adaptive`] clamps them to [0, cap].
+    /// [`crate::Adaptive`] clamps them to [0, cap].
     pub fn factors(&self, counts: Option<&Counts>, tau_max: usize, eta0: f64) -> Vec<f64> {
         let counts = counts.filter(|c| c.total() > 0);
         let ones = || vec![1.0; tau_max + 1];
@@ -156,9 +242,16 @@ impl Policy {
                 }) else {
                     return ones();
                 };
-                let c = (1.0 - p) / (2.0 - momentum);
+                if momentum == 0.0 {
+                    // C → ∞: C^{−τ} is 1 at τ = 0 and 0 above (ln C = ∞ would give 0·∞ = NaN).
+                    return (0..=tau_max)
+                        .map(|t| if t == 0 { 1.0 / p } else { 0.0 })
+                        .collect();
+                }
+                // C^{−τ} = (μ*/(1 − p))^τ, with C = (1 − p)/μ*.
+                let r = momentum / (1.0 - p);
                 (0..=tau_max)
-                    .map(|t| (-(t as f64) * c.ln()).exp() / p)
+                    .map(|t| (t as f64 * r.ln()).exp() / p)
                     .collect()
             }
             Policy::MindTheStepCmp { lambda_nu, c } => {
@@ -194,7 +287,11 @@ impl Policy {
                 };
                 (0..=tau_max)
                     .map(|t| {
-                        let f_le = c.cdf(t);
+                        // The last entry stands for every τ ≥ τ_max (η(τ) reads it for all of
+                        // them), so its CDF step runs to 1: the cell's own mass, overflow
+                        // included, which keeps the exact form mean-preserving for any table
+                        // length.
+                        let f_le = if t == tau_max { 1.0 } else { c.cdf(t) };
                         let f_lt = if t == 0 { 0.0 } else { c.cdf(t - 1) };
                         let v = match form {
                             CdfForm::Thesis => phi.eval(f_le),
@@ -254,169 +351,15 @@ fn momentum_factor(t: u64, lambda: f64, nu: f64, k: f64, eta0: f64, printed: boo
     (1.0 - k / eta0 * partial) * scale
 }
 
-/// Options that apply to every policy (default: none).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Options {
-    /// Rescale so that E[η] = η0 over the observed distribution (C.5; the normalisation A.26).
-    pub mean_preserving: bool,
-    /// Cap η(τ) ≤ cap·η0 (§A.6 uses 5).
-    pub cap: Option<f64>,
-    /// Drop updates with τ above this bound (§A.6).
-    pub drop_above: Option<u64>,
-}
-
-/// A policy made concrete: η0, options, and the table workers read.
-#[derive(Debug)]
-pub struct Adaptive {
-    policy: Policy,
-    eta0: f64,
-    opts: Options,
-    /// η(τ) as f32 bits for τ = 0..=τ_max; τ above uses the last entry.
-    table: Box<[AtomicU32]>,
-    /// For the thesis code's form: frozen after its first non-empty refresh.
-    frozen: AtomicU64,
-}
-
-impl Adaptive {
-    /// A table over τ = 0..=`tau_max`. Static policies are tabulated now; instance-based ones
-    /// start at η0 until the first [`Adaptive::refresh`].
-    pub fn new(policy: Policy, eta0: f64, opts: Options, tau_max: usize) -> Self {
-        let a = Adaptive {
-            policy,
-            eta0,
-            opts,
-            table: (0..=tau_max)
-                .map(|_| AtomicU32::new((eta0 as f32).to_bits()))
-                .collect(),
-            frozen: AtomicU64::new(0),
-        };
-        a.store(&policy.factors(None, tau_max, eta0), None);
-        a
-    }
-
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
-    pub fn eta0(&self) -> f64 {
-        self.eta0
-    }
-
-    pub fn tau_max(&self) -> usize {
-        self.table.len() - 1
-    }
-
-    /// Whether [`Adaptive::refresh`] changes anything (instance-based policy or mean
-    /// preservation).
-    pub fn needs_histogram(&self) -> bool {
-        self.policy.is_instance_based() || self.opts.mean_preserving
-    }
-
-    /// Re-tabulate from the observed counts. One refresher at a time; workers keep reading (each
-    /// entry is one atomic, so a reader sees an old or a new value per τ, never a torn one).
-    pub fn refresh(&self, counts: &Counts) {
-        if !self.needs_histogram() || counts.total() == 0 {
-            return;
+fn check_cmp(field: &'static str, lambda_nu: Option<(f64, f64)>) -> Result<(), PolicyError> {
+    match lambda_nu {
+        Some((l, n)) if !(l.is_finite() && l > 0.0 && n.is_finite() && n > 0.0) => {
+            Err(PolicyError::Invalid {
+                field,
+                value: if l.is_finite() && l > 0.0 { n } else { l },
+                expected: "lambda and nu finite and > 0",
+            })
         }
-        if matches!(
-            self.policy,
-            Policy::TailTau {
-                form: CdfForm::ThesisCode,
-                ..
-            }
-        ) && self.frozen.swap(1, Relaxed) == 1
-        {
-            return;
-        }
-        let c = self.policy.factors(Some(counts), self.tau_max(), self.eta0);
-        self.store(&c, Some(counts));
-    }
-
-    /// The factor actually used: clamped to [0, cap] (a step is never negative, NaN or infinite).
-    fn clamped(&self, f: f64) -> f64 {
-        let hi = self.opts.cap.unwrap_or(f64::from(f32::MAX) / self.eta0);
-        if f.is_nan() {
-            0.0
-        } else {
-            f.clamp(0.0, hi)
-        }
-    }
-
-    fn store(&self, c: &[f64], counts: Option<&Counts>) {
-        let mut scale = 1.0;
-        if self.opts.mean_preserving {
-            if let Some(h) = counts.filter(|h| h.total() > 0) {
-                // E[clamp(s·c(τ))] over the histogram is non-decreasing in s: bisect for 1, so that
-                // mean preservation holds after the cap and the clamp at 0, not before.
-                let last = *c.last().expect("non-empty table");
-                let w_over = h.overflow() as f64 / h.total() as f64;
-                let mean_at = |s: f64| -> f64 {
-                    (0..=h.tau_max())
-                        .map(|t| h.pmf(t) * self.clamped(s * c.get(t).copied().unwrap_or(last)))
-                        .sum::<f64>()
-                        + w_over * self.clamped(s * last)
-                };
-                // Bracket by doubling / halving, then bisect on ln s: the scale can be tiny
-                // (MindTheStep's (τ!)^ν grows past 10⁸⁰ over 60 values of τ).
-                let (mut lo, mut hi) = (1.0f64, 1.0f64);
-                while mean_at(hi) < 1.0 && hi < 1e300 {
-                    hi *= 2.0;
-                }
-                while mean_at(lo) >= 1.0 && lo > 1e-300 {
-                    lo *= 0.5;
-                }
-                for _ in 0..200 {
-                    let mid = (0.5 * (lo.ln() + hi.ln())).exp();
-                    if mid <= lo || mid >= hi {
-                        break;
-                    }
-                    if mean_at(mid) < 1.0 {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                // Where cap·P[c > 0] < 1 no scale reaches 1: `hi` is then the largest tried.
-                scale = hi;
-            }
-        }
-        for (slot, &f) in self.table.iter().zip(c) {
-            let v = self.eta0 * self.clamped(f * scale);
-            slot.store((v as f32).to_bits(), Relaxed);
-        }
-    }
-
-    /// η(τ)/η0 for τ = 0..=τ_max as currently tabulated (for reports and plots).
-    pub fn factors_now(&self) -> Vec<f64> {
-        self.table
-            .iter()
-            .map(|a| f64::from(f32::from_bits(a.load(Relaxed))) / self.eta0)
-            .collect()
-    }
-
-    /// E[η]/η0 of the current table over `counts`.
-    pub fn mean_factor(&self, counts: &Counts) -> f64 {
-        let f = self.factors_now();
-        let last = *f.last().expect("non-empty table");
-        if counts.total() == 0 {
-            return f[0];
-        }
-        (0..=counts.tau_max())
-            .map(|t| counts.pmf(t) * f.get(t).copied().unwrap_or(last))
-            .sum::<f64>()
-            + last * counts.overflow() as f64 / counts.total() as f64
-    }
-}
-
-impl StepSize for Adaptive {
-    #[inline]
-    fn eta(&self, tau: u64) -> Option<f32> {
-        if let Some(b) = self.opts.drop_above {
-            if tau > b {
-                return None;
-            }
-        }
-        let i = (tau as usize).min(self.table.len() - 1);
-        Some(f32::from_bits(self.table[i].load(Relaxed)))
+        _ => Ok(()),
     }
 }

@@ -167,8 +167,9 @@ fn instance_based_policies_follow_the_live_histogram() {
     let before = a.eta(1).unwrap();
     a.refresh(&Counts::from_counts(vec![0, 5, 95]));
     assert_ne!(a.eta(1).unwrap(), before);
-    // The thesis code's form freezes after its first refresh.
-    let frozen = Adaptive::new(
+    // The thesis code's form re-tabulates like any other; sampling it once is its schedule's
+    // job (`Refresher`, tested in src/refresh.rs).
+    let code = Adaptive::new(
         Policy::TailTau {
             amplitude: 1.0,
             phi: Phi::Identity,
@@ -178,8 +179,111 @@ fn instance_based_policies_follow_the_live_histogram() {
         Options::default(),
         10,
     );
-    frozen.refresh(&Counts::from_counts(vec![0, 50, 50]));
-    let v = frozen.factors_now();
-    frozen.refresh(&Counts::from_counts(vec![0, 5, 95]));
-    assert_eq!(frozen.factors_now(), v);
+    code.refresh(&Counts::from_counts(vec![0, 50, 50]));
+    let v = code.factors_now();
+    code.refresh(&Counts::from_counts(vec![0, 5, 95]));
+    assert_ne!(code.factors_now(), v);
+}
+
+/// The last table entry stands for every τ ≥ τ_max with that tail's own CDF mass: the exact
+/// form stays mean-preserving when the histogram is longer than the table, or has an overflow.
+#[test]
+fn exact_tail_tau_is_mean_preserving_for_any_table_length() {
+    let long: Vec<u64> = (0..40u64).map(|t| 1000 / (1 + t.abs_diff(12))).collect();
+    let with_overflow = staleness::Histogram::new(20);
+    for (t, &c) in long.iter().enumerate() {
+        (0..c).for_each(|_| with_overflow.record(t as u64));
+    }
+    for c in [Counts::from_counts(long), with_overflow.snapshot()] {
+        for tau_max in [0, 1, 5, 16, 39, 64] {
+            for phi in phis() {
+                let a = Adaptive::new(
+                    Policy::TailTau {
+                        amplitude: 1.0,
+                        phi,
+                        form: CdfForm::Exact,
+                    },
+                    1.0,
+                    Options::default(),
+                    tau_max,
+                );
+                a.refresh(&c);
+                assert!(
+                    (a.mean_factor(&c) - 1.0).abs() <= 1e-6,
+                    "τ_max = {tau_max}, {phi:?}, overflow {}: E[η]/η0 = {}",
+                    c.overflow(),
+                    a.mean_factor(&c)
+                );
+                let f = a.factors_now();
+                assert!(f.windows(2).all(|w| w[1] <= w[0] + 1e-6), "{f:?}");
+            }
+        }
+    }
+}
+
+/// A policy whose table cannot be sane is refused, with the field to set.
+#[test]
+fn try_new_refuses_what_cannot_be_tabulated_sanely() {
+    use stepsize::PolicyError;
+    let none = Options::default();
+    let capped = Options {
+        cap: Some(5.0),
+        ..Options::default()
+    };
+    let cmp = Policy::MindTheStepCmp {
+        lambda_nu: None,
+        c: 1.0,
+    };
+    let err = Adaptive::try_new(cmp, 0.05, none, 256).unwrap_err();
+    assert_eq!(err, PolicyError::NeedsCap { policy: cmp });
+    assert!(err.to_string().contains("Options.cap"), "{err}");
+    assert!(Adaptive::try_new(cmp, 0.05, capped, 256).is_ok());
+    // A.18 with K/η0·Z > 1 has a negative (clamped) tail: bounded without a cap.
+    let poisson = |k| Policy::MindTheStepMomentum {
+        lambda_nu: Some((2.0, 1.0)),
+        k,
+        printed: true,
+    };
+    assert!(Adaptive::try_new(poisson(1.0), 0.05, none, 256).is_ok());
+    assert!(matches!(
+        Adaptive::try_new(poisson(0.01), 0.05, none, 256),
+        Err(PolicyError::NeedsCap { .. })
+    ));
+    // Geometric: μ* ∈ [0, 1); a fitted p with μ* > 0 can make the factors grow.
+    let geo = |p, momentum| Policy::MindTheStepGeometric { p, momentum };
+    assert!(Adaptive::try_new(geo(None, 0.0), 0.05, none, 256).is_ok());
+    assert!(Adaptive::try_new(geo(Some(0.3), 0.5), 0.05, none, 256).is_ok());
+    assert!(matches!(
+        Adaptive::try_new(geo(None, 0.5), 0.05, none, 256),
+        Err(PolicyError::NeedsCap { .. })
+    ));
+    for bad in [1.0, 1.5, -0.1, f64::NAN] {
+        assert!(matches!(
+            Adaptive::try_new(geo(None, bad), 0.05, capped, 256),
+            Err(PolicyError::Invalid {
+                field: "MindTheStepGeometric.momentum",
+                ..
+            })
+        ));
+    }
+    let tail = |a| Policy::TailTau {
+        amplitude: a,
+        phi: Phi::Identity,
+        form: CdfForm::Exact,
+    };
+    assert!(matches!(
+        Adaptive::try_new(tail(1.5), 0.05, none, 16),
+        Err(PolicyError::Invalid {
+            field: "TailTau.amplitude",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Adaptive::try_new(Policy::Constant, 0.0, none, 16),
+        Err(PolicyError::Invalid { field: "eta0", .. })
+    ));
+    assert!(matches!(
+        Adaptive::try_new(Policy::Constant, 0.05, none, 100_000_000),
+        Err(PolicyError::TableTooLong { .. })
+    ));
 }
