@@ -10,7 +10,7 @@
 //! Architectures of the thesis are in [`arch`] with their exact parameter counts
 //! (MLP 3×128: d = 134,794; Table B.2 CNN: 27,354; LeNet-5: 44,426; the thesis code's LeNet:
 //! 34,622; Fig. A.1 CIFAR CNN: 477,994). Data readers for IDX (MNIST, Fashion-MNIST) and CIFAR-10
-//! are in [`data`]; [`BatchSampler`] draws seeded mini-batches over shuffled epochs.
+//! are in [`data`]; [`SharedCursor`] hands seeded mini-batches over shuffled epochs to any number of workers ([`BatchSampler`]: to one).
 //!
 //! Every kernel runs on the calling thread only ([`kernels`]); the default backend is our own
 //! [`packed`] SGEMM plus [`direct`] convolutions (no im2col), with their working memory in the
@@ -59,6 +59,6 @@ pub use kernels::isa::{cpu_model, Isa, IsaError};
 pub use kernels::matmul::Backend;
 pub use kernels::{direct, matmul, packed};
 pub use network::Network;
-pub use sampler::{BatchSampler, Shuffle};
+pub use sampler::{BatchSampler, EpochCache, SharedCursor, Shuffle};
 pub use scratch::Scratch;
 pub use shape::{Activation, Batch, Layer, Shape};

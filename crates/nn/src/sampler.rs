@@ -1,8 +1,17 @@
-//! Seedable mini-batch sampling over shuffled epochs.
+//! Seeded mini-batches for one worker or many, from one shared cursor over shuffled epochs.
+//!
+//! Workers claim `b` consecutive sample positions with one `fetch_add` on a shared counter
+//! ([`SharedCursor`]); position `p` is sample `perm_e[p mod n]` of epoch `e = p / n`, where
+//! `perm_e` is a permutation seeded by (seed, e). Every worker computes any epoch's permutation
+//! itself (a 60k shuffle is ~0.2 ms, once per epoch per worker), so there is no coordination
+//! beyond the counter: an epoch is exactly one pass over the data, no two workers ever take the
+//! same position, and one worker with a given seed replays bit for bit. [`BatchSampler`] is the
+//! single-worker case.
 
 use crate::data::{BatchBuf, Dataset};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// When the sample order is reshuffled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -16,17 +25,102 @@ pub enum Shuffle {
     Never,
 }
 
-/// Draws fixed-size mini-batches so that every `len` consecutive samples drawn are one pass over
-/// the data (an epoch): a batch that straddles an epoch boundary takes the rest of one
-/// permutation and the start of the next.
-#[derive(Clone, Debug)]
-pub struct BatchSampler {
-    order: Vec<u32>,
-    pos: usize,
-    batch: usize,
+/// Mini-batches for many workers: a shared position counter over seeded per-epoch permutations.
+/// A batch that straddles an epoch boundary takes the rest of one permutation and the start of
+/// the next.
+#[derive(Debug)]
+pub struct SharedCursor {
+    next: AtomicU64,
+    n: u64,
+    limit: u64,
+    seed: u64,
     shuffle: Shuffle,
-    rng: rand::rngs::Xoshiro256PlusPlus,
-    samples_drawn: u64,
+}
+
+/// A worker's cached permutation (one per worker, reused across claims).
+#[derive(Clone, Debug, Default)]
+pub struct EpochCache {
+    epoch: Option<u64>,
+    perm: Vec<u32>,
+}
+
+impl SharedCursor {
+    /// Over `n` samples, handing out at most `limit` positions in total.
+    ///
+    /// # Panics
+    /// If `n` is 0 or above `u32::MAX` (callers validate their data first).
+    pub fn new(n: usize, limit: u64, seed: u64, shuffle: Shuffle) -> Self {
+        assert!(n > 0 && n <= u32::MAX as usize, "sampler over {n} samples");
+        SharedCursor {
+            next: AtomicU64::new(0),
+            n: n as u64,
+            limit,
+            seed,
+            shuffle,
+        }
+    }
+
+    /// Claim the next `b` positions; fills `out` with sample indices and returns the first
+    /// position. `None` when the limit is reached.
+    pub fn claim(&self, b: usize, cache: &mut EpochCache, out: &mut Vec<u32>) -> Option<u64> {
+        let p = self.next.fetch_add(b as u64, Relaxed);
+        if p.saturating_add(b as u64) > self.limit {
+            return None;
+        }
+        out.clear();
+        for q in p..p + b as u64 {
+            let e = q / self.n;
+            let epoch = match self.shuffle {
+                Shuffle::Once | Shuffle::Never => 0,
+                Shuffle::EveryEpoch => e,
+            };
+            if cache.epoch != Some(epoch) {
+                self.permutation(epoch, &mut cache.perm);
+                cache.epoch = Some(epoch);
+            }
+            out.push(cache.perm[(q % self.n) as usize]);
+        }
+        Some(p)
+    }
+
+    fn permutation(&self, epoch: u64, perm: &mut Vec<u32>) {
+        perm.clear();
+        perm.extend(0..self.n as u32);
+        if self.shuffle != Shuffle::Never {
+            let s = self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            perm.shuffle(&mut rand::rngs::Xoshiro256PlusPlus::seed_from_u64(s));
+        }
+    }
+
+    /// Positions handed out so far (capped at the limit).
+    pub fn claimed(&self) -> u64 {
+        self.next.load(Relaxed).min(self.limit)
+    }
+
+    /// Passes over the data handed out so far.
+    pub fn epochs(&self) -> f64 {
+        self.claimed() as f64 / self.n as f64
+    }
+
+    /// Samples per epoch.
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Whether the data set is empty (never: [`SharedCursor::new`] refuses that).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+/// Fixed-size mini-batches for one worker without limit: the single-worker case of
+/// [`SharedCursor`], so that a sequential run and a one-worker parallel run draw the same
+/// batches for the same seed.
+#[derive(Debug)]
+pub struct BatchSampler {
+    cursor: SharedCursor,
+    cache: EpochCache,
+    batch: usize,
     indices: Vec<u32>,
 }
 
@@ -34,42 +128,20 @@ impl BatchSampler {
     /// # Panics
     /// If `len` is 0 or above `u32::MAX`, or `batch` is 0 (callers validate options first).
     pub fn new(len: usize, batch: usize, shuffle: Shuffle, seed: u64) -> Self {
-        assert!(
-            len > 0 && len <= u32::MAX as usize,
-            "sampler over {len} samples"
-        );
         assert!(batch > 0, "batch size must be positive");
-        let mut s = BatchSampler {
-            order: (0..len as u32).collect(),
-            pos: 0,
+        BatchSampler {
+            cursor: SharedCursor::new(len, u64::MAX, seed, shuffle),
+            cache: EpochCache::default(),
             batch,
-            shuffle,
-            rng: rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed),
-            samples_drawn: 0,
             indices: Vec::with_capacity(batch),
-        };
-        if shuffle != Shuffle::Never {
-            s.order.shuffle(&mut s.rng);
         }
-        s
     }
 
     /// The indices of the next mini-batch.
     pub fn next_indices(&mut self) -> &[u32] {
-        self.indices.clear();
-        while self.indices.len() < self.batch {
-            if self.pos == self.order.len() {
-                self.pos = 0;
-                if self.shuffle == Shuffle::EveryEpoch {
-                    self.order.shuffle(&mut self.rng);
-                }
-            }
-            let take = (self.batch - self.indices.len()).min(self.order.len() - self.pos);
-            self.indices
-                .extend_from_slice(&self.order[self.pos..self.pos + take]);
-            self.pos += take;
-        }
-        self.samples_drawn += self.batch as u64;
+        self.cursor
+            .claim(self.batch, &mut self.cache, &mut self.indices)
+            .expect("an unlimited cursor");
         &self.indices
     }
 
@@ -81,7 +153,7 @@ impl BatchSampler {
 
     /// Passes over the data so far (fractional).
     pub fn epochs(&self) -> f64 {
-        self.samples_drawn as f64 / self.order.len() as f64
+        self.cursor.epochs()
     }
 
     pub fn batch_size(&self) -> usize {
