@@ -1,13 +1,13 @@
 //! The experiments of `cargo xtask bench`, each a small table of cells scaled to this machine,
 //! writing one section of the report and its figures under `docs/img/`.
 
+use crate::chart::{Chart, Series};
 use crate::suite::{
     failures, median, median_by, merged_staleness, mmm, num, opt, values, Runner, Section,
 };
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
-use trainer::plot::{Chart, Series};
 
 /// The repeats of one cell.
 type Runs = Vec<Option<Value>>;

@@ -14,6 +14,7 @@
 //!   under miri (nightly; installs the component if missing; exits 3 if it cannot, 1 if a test
 //!   fails).
 
+mod chart;
 mod criterion;
 mod experiments;
 mod suite;

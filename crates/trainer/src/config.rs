@@ -1,4 +1,8 @@
 //! What a run does: algorithm, model, data handling, step size, limits, measurement.
+//!
+//! A [`Config`] is plain data. [`Config::validate`] names the offending fields in backticks
+//! (`` `threads` must be at least 1 ``), so that a front end can say it in its own terms (the
+//! binary turns `` `threads` `` into `--threads`).
 
 use nn::{Arch, Init, Scale, Shuffle};
 use pvec::Persistence;
@@ -6,7 +10,7 @@ use serde::Serialize;
 use stepsize::{CdfForm, Phi, Policy};
 
 /// The parallel SGD algorithm (Table 1.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// Sequential SGD, one thread.
@@ -22,6 +26,29 @@ pub enum Algorithm {
     Leashed,
 }
 
+impl Algorithm {
+    /// Every algorithm, in the order of Table 1.3.
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Seq,
+        Algorithm::Sync,
+        Algorithm::Async,
+        Algorithm::Hogwild,
+        Algorithm::Leashed,
+    ];
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.to_string() == s)
+            .ok_or_else(|| {
+                format!("unknown algorithm `{s}` (expected seq, sync, async, hogwild or leashed)")
+            })
+    }
+}
+
 impl std::fmt::Display for Algorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -35,7 +62,7 @@ impl std::fmt::Display for Algorithm {
 }
 
 /// The step-size policy as chosen on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     Constant,
@@ -58,8 +85,49 @@ pub enum PolicyKind {
     MtsPoisson,
 }
 
+impl PolicyKind {
+    /// Every policy, with the word that names it (`--policy WORD`).
+    pub const ALL: [(PolicyKind, &'static str); 9] = [
+        (PolicyKind::Constant, "constant"),
+        (PolicyKind::Inverse, "inverse"),
+        (PolicyKind::Fleet, "fleet"),
+        (PolicyKind::Tail, "tail"),
+        (PolicyKind::TailThesis, "tail-thesis"),
+        (PolicyKind::TailCode, "tail-code"),
+        (PolicyKind::MtsGeom, "mts-geom"),
+        (PolicyKind::MtsCmp, "mts-cmp"),
+        (PolicyKind::MtsPoisson, "mts-poisson"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        PolicyKind::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map(|(_, n)| *n)
+            .expect("every policy is listed")
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let want = s.replace('_', "-");
+        PolicyKind::ALL
+            .iter()
+            .find(|(_, n)| *n == want)
+            .map(|(p, _)| *p)
+            .ok_or_else(|| {
+                let names: Vec<&str> = PolicyKind::ALL.iter().map(|(_, n)| *n).collect();
+                format!(
+                    "unknown policy `{s}` (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
 /// How ε-convergence is judged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EpsBy {
     /// The loss on the fixed evaluation subset of the training set, at each evaluation.
@@ -67,6 +135,19 @@ pub enum EpsBy {
     /// The trailing mean of 10 consecutive mini-batch losses against the initial loss on the
     /// whole training set: how the thesis' code measures it.
     Minibatch,
+}
+
+impl std::str::FromStr for EpsBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "eval" => Ok(EpsBy::Eval),
+            "minibatch" => Ok(EpsBy::Minibatch),
+            _ => Err(format!(
+                "unknown ε basis `{s}` (expected eval or minibatch)"
+            )),
+        }
+    }
 }
 
 /// A complete run description. [`Config::validate`] checks it before anything starts.
@@ -234,61 +315,61 @@ impl Config {
         }
     }
 
-    /// Reject impossible or contradictory settings.
+    /// Reject impossible or contradictory settings; the message names each field in backticks.
     pub fn validate(&self) -> Result<(), crate::TrainError> {
         use crate::TrainError::Invalid;
         let bad = |m: String| Err(Invalid(m));
         if self.threads == 0 {
-            return bad("--threads must be at least 1".into());
+            return bad("`threads` must be at least 1".into());
         }
         if self.algorithm == Algorithm::Seq && self.threads != 1 {
             return bad(format!(
-                "--algorithm seq runs one thread, but --threads {} was given",
+                "`algorithm` seq runs one thread, but `threads` {} was given",
                 self.threads
             ));
         }
         if self.threads > 1024 {
             return bad(format!(
-                "--threads {} is more than the supported 1024",
+                "`threads` {} is more than the supported 1024",
                 self.threads
             ));
         }
         if self.batch == 0 {
-            return bad("--batch must be at least 1".into());
+            return bad("`batch` must be at least 1".into());
         }
         if !(self.eta.is_finite() && self.eta > 0.0) {
             return bad(format!(
-                "--eta must be positive and finite, got {}",
+                "`eta` must be positive and finite, got {}",
                 self.eta
             ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad(format!(
-                "--momentum must be in [0, 1), got {}",
+                "`momentum` must be in [0, 1), got {}",
                 self.momentum
             ));
         }
         if !(self.mts_momentum.is_finite() && self.mts_momentum < 2.0) {
             return bad(format!(
-                "--mts-momentum must be below 2 (A.11 divides by 2 − μ*), got {}",
+                "`mts_momentum` must be below 2 (A.11 divides by 2 − μ*), got {}",
                 self.mts_momentum
             ));
         }
         if !(self.mts_k.is_finite() && self.mts_k >= 0.0) {
-            return bad(format!("--mts-k must be ≥ 0, got {}", self.mts_k));
+            return bad(format!("`mts_k` must be ≥ 0, got {}", self.mts_k));
         }
         if !(0.0..=1.0).contains(&self.amplitude) {
             return bad(format!(
-                "--amplitude must be in [0, 1], got {}",
+                "`amplitude` must be in [0, 1], got {}",
                 self.amplitude
             ));
         }
         if !(self.epochs.is_finite() && self.epochs > 0.0) {
-            return bad(format!("--epochs must be positive, got {}", self.epochs));
+            return bad(format!("`epochs` must be positive, got {}", self.epochs));
         }
         if let Some(s) = self.max_seconds {
             if !(s.is_finite() && s > 0.0) {
-                return bad(format!("--max-seconds must be positive, got {s}"));
+                return bad(format!("`max_seconds` must be positive, got {s}"));
             }
         }
         if self.eps.is_empty()
@@ -298,20 +379,20 @@ impl Config {
                 .any(|e| !(e.is_finite() && *e > 0.0 && *e < 1.0))
         {
             return bad(format!(
-                "--eps targets must be fractions in (0, 1), got {:?}",
+                "`eps` targets must be fractions in (0, 1), got {:?}",
                 self.eps
             ));
         }
         if let Some(c) = self.eta_cap {
             if !(c.is_finite() && c > 0.0) {
-                return bad(format!("--eta-cap must be positive, got {c}"));
+                return bad(format!("`eta_cap` must be positive, got {c}"));
             }
         }
         if !(self.eval_every.is_finite() && self.eval_every >= 0.0) {
-            return bad(format!("--eval-every must be ≥ 0, got {}", self.eval_every));
+            return bad(format!("`eval_every` must be ≥ 0, got {}", self.eval_every));
         }
         if self.eval_subset == 0 {
-            return bad("--eval-subset must be at least 1".into());
+            return bad("`eval_subset` must be at least 1".into());
         }
         if (self.elastic || self.ain)
             && !matches!(
@@ -319,22 +400,22 @@ impl Config {
                 Algorithm::Async | Algorithm::Hogwild | Algorithm::Leashed
             )
         {
-            return bad(format!("--elastic and --ain need an asynchronous algorithm (async, hogwild, leashed), not {}", self.algorithm));
+            return bad(format!("`elastic` and `ain` need an asynchronous algorithm (async, hogwild, leashed), not {}", self.algorithm));
         }
         if self.elastic && (self.elastic_ip == 0 || self.elastic_dp == 0) {
-            return bad("--elastic-ip and --elastic-dp must be at least 1".into());
+            return bad("`elastic_ip` and `elastic_dp` must be at least 1".into());
         }
         if let Some(m0) = self.elastic_initial {
             if m0 == 0 || m0 > self.threads {
                 return bad(format!(
-                    "--elastic-initial must be in 1..={}, got {m0}",
+                    "`elastic_initial` must be in 1..={}, got {m0}",
                     self.threads
                 ));
             }
         }
         if self.persistence != Persistence::Unbounded && self.algorithm != Algorithm::Leashed {
             return bad(format!(
-                "--persistence applies to leashed only, not {}",
+                "`persistence` applies to leashed only, not {}",
                 self.algorithm
             ));
         }
@@ -344,8 +425,9 @@ impl Config {
             && self.policy != PolicyKind::Constant
         {
             return bad(format!(
-                "--policy {:?} adapts to staleness, but {} has none (every update has τ = 0)",
-                self.policy, self.algorithm
+                "`policy` {} adapts to staleness, but {} has none (every update has τ = 0)",
+                self.policy.name(),
+                self.algorithm
             ));
         }
         Ok(())

@@ -38,10 +38,10 @@
 //! ```
 
 pub mod config;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod report;
 mod run;
-pub mod sampling;
 
 pub use config::{Algorithm, Config, EpsBy, PolicyKind};
 pub use report::{Outcome, Report};

@@ -5,6 +5,11 @@ use crate::config::Config;
 use serde::Serialize;
 use std::path::Path;
 
+mod assemble;
+mod machine;
+
+pub use machine::Machine;
+
 /// Version tag of the JSON layout; bump on incompatible changes.
 pub const SCHEMA: &str = "asgd-trainer-report/1";
 
@@ -21,32 +26,6 @@ pub enum Outcome {
     Crashed,
     /// Stopped by Ctrl-C.
     Interrupted,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Machine {
-    pub cpu: String,
-    pub cores: usize,
-}
-
-impl Machine {
-    pub fn detect() -> Self {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split(':').nth(1))
-                    .map(|m| m.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        Machine {
-            cpu,
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -212,6 +191,18 @@ pub struct StepSizeReport {
     pub factors: Vec<f64>,
     /// E[η]/η0 over the run's staleness histogram.
     pub mean_factor: f64,
+    /// The thesis code's TAIL-τ samples its histogram once: the update counts it sampled
+    /// between and how many updates the sample held (`tail-code` runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<SampleWindow>,
+}
+
+/// The update window a step-size table was sampled from.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleWindow {
+    pub from: u64,
+    pub to: u64,
+    pub updates: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,0 +1,339 @@
+//! The real-thread executor: every worker on its own OS thread, the coordinator on the calling
+//! thread, events over one bounded channel.
+
+use super::context::Shared;
+use super::coordinator::{Coordinator, Snapshot};
+use super::events::{AinSubmission, Event, Rec};
+use super::worker::{Worker, WorkerStats};
+use super::{Executed, Executor};
+use crate::config::{Algorithm, Config};
+use pvec::{Hogwild, Leashed, Locked, ParamWorker, SharedParams, VectorStats};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+use stepsize::StepSize;
+
+/// Runs the workers on OS threads.
+pub(crate) struct Threads;
+
+impl Executor for Threads {
+    fn execute(&self, shared: &Shared, theta0: Vec<f32>, coord: &mut Coordinator) -> Executed {
+        let cfg = shared.cfg;
+        match cfg.algorithm {
+            Algorithm::Seq | Algorithm::Async => run_async(shared, &Locked::new(theta0), coord),
+            Algorithm::Hogwild => run_async(shared, &Hogwild::new(theta0), coord),
+            Algorithm::Leashed => run_async(
+                shared,
+                &Leashed::new(theta0, cfg.threads, cfg.persistence),
+                coord,
+            ),
+            Algorithm::Sync => run_sync(shared, theta0, coord),
+        }
+    }
+}
+
+fn pin(cfg: &Config, id: usize) {
+    if cfg.pin_threads {
+        if let Some(cores) = core_affinity::get_core_ids() {
+            if !cores.is_empty() {
+                core_affinity::set_for_current(cores[id % cores.len()]);
+            }
+        }
+    }
+}
+
+/// Spawn `threads` workers on one bounded event channel, coordinate them on this thread, and
+/// join them.
+fn run_workers(
+    shared: &Shared,
+    start: &Barrier,
+    worker: &(dyn Fn(usize, SyncSender<Rec>) -> WorkerStats + Sync),
+    snapshot: Snapshot<'_>,
+    coord: &mut Coordinator,
+) -> Vec<WorkerStats> {
+    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
+    // rather than queueing gradient copies without limit.
+    let (tx, rx) = mpsc::sync_channel(256);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..shared.cfg.threads)
+            .map(|id| {
+                let tx = tx.clone();
+                s.spawn(move || worker(id, tx))
+            })
+            .collect();
+        drop(tx);
+        start.wait();
+        coord.start();
+        loop {
+            let first = rx.recv_timeout(Duration::from_millis(20));
+            let disconnected = matches!(first, Err(RecvTimeoutError::Disconnected));
+            // Bounded drain: with many producers the channel may never be empty, and
+            // evaluations, step-size refreshes and stop checks must still run.
+            for r in first.ok().into_iter().chain(rx.try_iter().take(512)) {
+                coord.record(r);
+            }
+            coord.poll(snapshot, disconnected);
+            if disconnected {
+                break;
+            }
+        }
+        coord.stopped();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect()
+    })
+}
+
+/// seq, async, hogwild, leashed: read → gradient → update, until the data or the stop flag end.
+fn async_worker<S: SharedParams>(
+    shared: &Shared,
+    params: &S,
+    start: &Barrier,
+    id: usize,
+    tx: SyncSender<Rec>,
+) -> WorkerStats {
+    pin(shared.cfg, id);
+    let mut w = params
+        .worker()
+        .expect("the strategy was built for this many workers");
+    let mut me = Worker::new(shared);
+    start.wait();
+    let send = |event: Event| {
+        tx.send(Rec {
+            at: Instant::now(),
+            worker: id,
+            event,
+        })
+        .is_ok()
+    };
+    while !shared.stopping() {
+        // ELAsyncSGD: workers with id ≥ m_E park here, at an iteration boundary (Alg. D.2).
+        if let Some(gate) = &shared.gate {
+            if id >= gate.level() {
+                if shared.measure_ain && !send(Event::Park) {
+                    break;
+                }
+                if !gate.wait_active(id) {
+                    break;
+                }
+                if shared.measure_ain && !send(Event::Resume(params.seq())) {
+                    break;
+                }
+            }
+        }
+        if !me.next_batch() {
+            // The data is used up for everybody: stop the run (and wake parked workers).
+            shared.stop.store(true, Relaxed);
+            break;
+        }
+        let (loss, seq) = w.read(|theta, seq| {
+            if shared.measure_ain {
+                // Reported before computing, so it precedes this worker's submission.
+                send(Event::View(seq));
+            }
+            (me.gradient(theta), seq)
+        });
+        if !loss.is_finite() {
+            shared.crash(format!(
+                "non-finite mini-batch loss ({loss}) in worker {id}"
+            ));
+            break;
+        }
+        let t1 = Instant::now();
+        let mut eta_used = 0.0f32;
+        let dir = me.direction();
+        let u = w.update(dir, seq, |tau| {
+            let e = shared.policy.eta(tau);
+            eta_used = e.unwrap_or(0.0);
+            e
+        });
+        let tu = t1.elapsed();
+        let ain = (shared.measure_ain && u.applied).then(|| AinSubmission {
+            read: seq,
+            applied_at: seq + u.staleness,
+            direction: Arc::new(dir.to_vec()),
+            eta: eta_used,
+        });
+        me.record_update_time(tu);
+        if u.applied {
+            shared.staleness.record(u.staleness);
+        }
+        shared.attempts.record(u64::from(u.attempts));
+        if !send(Event::Update {
+            loss,
+            applied: u.applied,
+            dropped: u.dropped,
+            ain,
+        }) {
+            break;
+        }
+    }
+    me.into_stats()
+}
+
+fn run_async<S: SharedParams>(shared: &Shared, params: &S, coord: &mut Coordinator) -> Executed {
+    let start = Barrier::new(shared.cfg.threads + 1);
+    let stats = run_workers(
+        shared,
+        &start,
+        &|id, tx| async_worker(shared, params, &start, id, tx),
+        &|out| params.snapshot(out),
+        coord,
+    );
+    let mut theta = vec![0.0; shared.net.num_params()];
+    let seq = params.snapshot(&mut theta);
+    Executed {
+        stats,
+        vectors: params.vectors(),
+        theta,
+        seq,
+    }
+}
+
+/// Synchronous SGD state: θ read by all workers during a step, written by the leader between
+/// steps.
+struct SyncState {
+    theta: parking_lot::RwLock<Vec<f32>>,
+    grads: Vec<Mutex<(Vec<f32>, f32)>>,
+    indices: Mutex<Vec<u32>>,
+    running: AtomicBool,
+    step_start: Barrier,
+    step_done: Barrier,
+    seq: AtomicU64,
+}
+
+impl SyncState {
+    fn snapshot(&self, out: &mut [f32]) -> u64 {
+        let t = self.theta.read();
+        out.copy_from_slice(&t);
+        self.seq.load(Acquire)
+    }
+
+    /// θ, the m gradient buffers and the leader's averaging buffer.
+    fn vectors(&self) -> VectorStats {
+        let n = 2 + self.grads.len();
+        VectorStats { live: n, peak: n }
+    }
+}
+
+fn sync_worker(
+    shared: &Shared,
+    st: &SyncState,
+    start: &Barrier,
+    id: usize,
+    tx: Option<SyncSender<Rec>>,
+) -> WorkerStats {
+    pin(shared.cfg, id);
+    let (b, m) = (shared.cfg.batch, shared.cfg.threads);
+    let mut me = Worker::new(shared);
+    let mut local = vec![0.0f32; shared.net.num_params()];
+    let mut cache = nn::EpochCache::default();
+    let mut claim = Vec::with_capacity(m * b);
+    let leader_claims = |cache: &mut nn::EpochCache, claim: &mut Vec<u32>| {
+        let ok = !shared.stopping() && shared.cursor.claim(m * b, cache, claim).is_some();
+        if ok {
+            st.indices.lock().expect("indices").clone_from(claim);
+        }
+        st.running.store(ok, Release);
+    };
+    start.wait();
+    if id == 0 {
+        leader_claims(&mut cache, &mut claim);
+    }
+    loop {
+        st.step_start.wait();
+        if !st.running.load(Acquire) {
+            break;
+        }
+        {
+            let idx = st.indices.lock().expect("indices");
+            me.take_batch(&idx[id * b..(id + 1) * b]);
+        }
+        {
+            let theta = st.theta.read();
+            let loss = me.gradient(&theta);
+            let mut g = st.grads[id].lock().expect("grad");
+            g.0.copy_from_slice(me.grad());
+            g.1 = loss;
+        }
+        st.step_done.wait();
+        if id == 0 {
+            let t1 = Instant::now();
+            // Average the m gradients: one step with effective batch m·b (Thm A.3.1).
+            let mut loss = 0.0f32;
+            local.fill(0.0);
+            for g in &st.grads {
+                let g = g.lock().expect("grad");
+                local.iter_mut().zip(&g.0).for_each(|(a, x)| *a += x);
+                loss += g.1;
+            }
+            loss /= m as f32;
+            let inv = 1.0 / m as f32;
+            local.iter_mut().for_each(|a| *a *= inv);
+            let applied = loss.is_finite();
+            if applied {
+                let eta = shared.policy.eta(0).unwrap_or(0.0);
+                let dir = me.direction_of(&local);
+                pvec::kernels::axpy(&mut st.theta.write(), dir, eta);
+                st.seq.fetch_add(1, AcqRel);
+            } else {
+                shared.crash(format!(
+                    "non-finite mini-batch loss ({loss}) in synchronous step"
+                ));
+            }
+            me.record_update_time(t1.elapsed());
+            if let Some(tx) = &tx {
+                let event = Event::Update {
+                    loss,
+                    applied,
+                    dropped: false,
+                    ain: None,
+                };
+                let rec = Rec {
+                    at: Instant::now(),
+                    worker: 0,
+                    event,
+                };
+                if tx.send(rec).is_err() {
+                    shared.stop.store(true, Relaxed);
+                }
+            }
+            leader_claims(&mut cache, &mut claim);
+        }
+    }
+    me.into_stats()
+}
+
+fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Executed {
+    let m = shared.cfg.threads;
+    let d = theta.len();
+    let st = SyncState {
+        theta: parking_lot::RwLock::new(theta),
+        grads: (0..m).map(|_| Mutex::new((vec![0.0; d], 0.0))).collect(),
+        indices: Mutex::new(Vec::new()),
+        running: AtomicBool::new(false),
+        step_start: Barrier::new(m),
+        step_done: Barrier::new(m),
+        seq: AtomicU64::new(0),
+    };
+    let start = Barrier::new(m + 1);
+    // Only the leader reports updates; the other workers' senders are dropped at once.
+    let st = &st;
+    let stats = run_workers(
+        shared,
+        &start,
+        &|id, tx| sync_worker(shared, st, &start, id, (id == 0).then_some(tx)),
+        &|out| st.snapshot(out),
+        coord,
+    );
+    let mut theta = vec![0.0; shared.net.num_params()];
+    let seq = st.snapshot(&mut theta);
+    Executed {
+        stats,
+        vectors: st.vectors(),
+        theta,
+        seq,
+    }
+}

@@ -1,0 +1,160 @@
+//! What one worker does per update, whoever runs it: claim a mini-batch, compute the gradient
+//! on the θ it was given (timed: T_c), and turn it into the direction it submits (momentum,
+//! eq. 1.3). Publishing (and its T_u) belongs to the shared-state strategy the executor drives.
+
+use super::context::Shared;
+use nn::{BatchBuf, EpochCache, Scratch};
+use std::time::Instant;
+
+/// Sampled durations: keeps at most `CAP` values by thinning to every other one when full.
+pub(crate) struct Samples {
+    v: Vec<f64>,
+    stride: u64,
+    seen: u64,
+}
+
+const CAP: usize = 20_000;
+
+impl Samples {
+    pub fn new() -> Self {
+        Samples {
+            v: Vec::with_capacity(CAP),
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    pub fn push(&mut self, x: f64) {
+        if self.seen.is_multiple_of(self.stride) {
+            if self.v.len() == CAP {
+                let kept: Vec<f64> = self.v.iter().step_by(2).copied().collect();
+                self.v = kept;
+                self.stride *= 2;
+            }
+            self.v.push(x);
+        }
+        self.seen += 1;
+    }
+
+    pub fn into_vec(self) -> Vec<f64> {
+        self.v
+    }
+}
+
+/// Per-worker timing samples, merged into the report.
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    /// T_c, milliseconds.
+    pub tc_ms: Vec<f64>,
+    /// T_u, microseconds.
+    pub tu_us: Vec<f64>,
+}
+
+/// One worker's working memory and per-update computation.
+pub(crate) struct Worker<'s, 'a> {
+    shared: &'s Shared<'a>,
+    scratch: Scratch,
+    grad: Vec<f32>,
+    velocity: Vec<f32>,
+    mu: f32,
+    buf: BatchBuf,
+    idx: Vec<u32>,
+    cache: EpochCache,
+    tc: Samples,
+    tu: Samples,
+}
+
+impl<'s, 'a> Worker<'s, 'a> {
+    /// A worker for mini-batches of `batch` samples (its own share of a SYNC step, or a whole
+    /// mini-batch).
+    pub fn new(shared: &'s Shared<'a>) -> Self {
+        let (b, d) = (shared.cfg.batch, shared.net.num_params());
+        let mu = shared.cfg.momentum as f32;
+        Worker {
+            shared,
+            scratch: shared.net.scratch(b),
+            grad: vec![0.0; d],
+            velocity: if mu > 0.0 { vec![0.0; d] } else { Vec::new() },
+            mu,
+            buf: BatchBuf::default(),
+            idx: Vec::with_capacity(b),
+            cache: EpochCache::default(),
+            tc: Samples::new(),
+            tu: Samples::new(),
+        }
+    }
+
+    /// Claim the next mini-batch from the shared cursor and gather it; `false` when the data
+    /// budget is used up.
+    pub fn next_batch(&mut self) -> bool {
+        let b = self.shared.cfg.batch;
+        if self
+            .shared
+            .cursor
+            .claim(b, &mut self.cache, &mut self.idx)
+            .is_none()
+        {
+            return false;
+        }
+        self.shared.train.gather(&self.idx, &mut self.buf);
+        true
+    }
+
+    /// Gather the given sample indices (a SYNC leader's claim) as this worker's mini-batch.
+    pub fn take_batch(&mut self, indices: &[u32]) {
+        self.shared.train.gather(indices, &mut self.buf);
+    }
+
+    /// The mini-batch loss at `theta`, leaving ∇L in the gradient buffer; timed as T_c.
+    pub fn gradient(&mut self, theta: &[f32]) -> f32 {
+        let t0 = Instant::now();
+        let loss = self.shared.net.gradient(
+            theta,
+            self.buf.as_batch(),
+            &mut self.scratch,
+            &mut self.grad,
+        );
+        self.tc.push(t0.elapsed().as_secs_f64() * 1e3);
+        loss
+    }
+
+    /// The gradient of the last [`Worker::gradient`] call.
+    pub fn grad(&self) -> &[f32] {
+        &self.grad
+    }
+
+    /// The direction to submit: the gradient, or with momentum (eq. 1.3, per worker)
+    /// v ← μv + g.
+    pub fn direction(&mut self) -> &[f32] {
+        Self::momentum(self.mu, &mut self.velocity, &self.grad)
+    }
+
+    /// Momentum applied to `g` with this worker's velocity (a SYNC leader's averaged gradient).
+    pub fn direction_of<'g>(&'g mut self, g: &'g [f32]) -> &'g [f32] {
+        Self::momentum(self.mu, &mut self.velocity, g)
+    }
+
+    fn momentum<'g>(mu: f32, velocity: &'g mut [f32], g: &'g [f32]) -> &'g [f32] {
+        if mu > 0.0 {
+            velocity
+                .iter_mut()
+                .zip(g)
+                .for_each(|(v, g)| *v = mu * *v + g);
+            velocity
+        } else {
+            g
+        }
+    }
+
+    /// Record one update's duration T_u.
+    pub fn record_update_time(&mut self, tu: std::time::Duration) {
+        self.tu.push(tu.as_secs_f64() * 1e6);
+    }
+
+    pub fn into_stats(self) -> WorkerStats {
+        WorkerStats {
+            tc_ms: self.tc.into_vec(),
+            tu_us: self.tu.into_vec(),
+        }
+    }
+}
