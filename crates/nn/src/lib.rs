@@ -58,7 +58,7 @@ pub use init::Init;
 pub use kernels::isa::{cpu_model, Isa, IsaError};
 pub use kernels::matmul::Backend;
 pub use kernels::{direct, matmul, packed};
-pub use network::Network;
+pub use network::{EvalSums, Network};
 pub use sampler::{BatchSampler, EpochCache, SharedCursor, Shuffle};
 pub use scratch::Scratch;
 pub use shape::{Activation, Batch, Layer, Shape};

@@ -24,6 +24,36 @@ use crate::ops::{col2im_planar, conv_chunk, convert, im2col_planar, wants, Layou
 use crate::scratch::Scratch;
 use crate::shape::{Activation, Batch, Layer, Shape};
 
+/// Running sums of an evaluation ([`Network::evaluate_into`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalSums {
+    /// Σ cross-entropy.
+    pub loss: f64,
+    /// Samples whose arg-max output equals the label.
+    pub correct: u64,
+    pub samples: u64,
+}
+
+impl EvalSums {
+    /// Mean cross-entropy (0 for no samples).
+    pub fn mean_loss(&self) -> f64 {
+        if self.samples == 0 {
+            0.0
+        } else {
+            self.loss / self.samples as f64
+        }
+    }
+
+    /// Fraction correct (0 for no samples).
+    pub fn accuracy(&self) -> f64 {
+        if self.samples == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.samples as f64
+        }
+    }
+}
+
 /// A stateless network description. Cheap to clone and share between threads.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Network {
@@ -502,14 +532,28 @@ impl Network {
 
     /// (mean cross-entropy, accuracy) over `data` in one forward pass.
     pub fn evaluate(&self, theta: &[f32], data: Batch<'_>, scratch: &mut Scratch) -> (f64, f64) {
+        let mut sums = EvalSums::default();
+        self.evaluate_into(theta, data, scratch, &mut sums);
+        (sums.mean_loss(), sums.accuracy())
+    }
+
+    /// Add `data`'s cross-entropy and correct predictions into `sums`, in chunks of the
+    /// scratch's capacity (at least 1): an evaluation can be split into pieces (to stay
+    /// interruptible) and still add up exactly as one call over the concatenation would.
+    pub fn evaluate_into(
+        &self,
+        theta: &[f32],
+        data: Batch<'_>,
+        scratch: &mut Scratch,
+        sums: &mut EvalSums,
+    ) {
         self.check_batch(theta, &data);
         let total = data.len();
         if total == 0 {
-            return (0.0, 0.0);
+            return;
         }
         scratch.fit(self, 1);
         let chunk = scratch.capacity;
-        let (mut loss, mut correct) = (0.0f64, 0usize);
         let c = self.classes;
         let il = self.input.len();
         let last = self.layers.len() - 1;
@@ -524,10 +568,10 @@ impl Network {
             let logits = &scratch.outs[last][..n * c];
             for (row, &label) in logits.chunks_exact(c).zip(&data.labels[start..start + n]) {
                 let (lse, arg) = elementwise::log_sum_exp_argmax(row);
-                loss += f64::from(lse - row[label as usize]);
-                correct += usize::from(arg == label as usize);
+                sums.loss += f64::from(lse - row[label as usize]);
+                sums.correct += u64::from(arg == label as usize);
             }
         }
-        (loss / total as f64, correct as f64 / total as f64)
+        sums.samples += total as u64;
     }
 }

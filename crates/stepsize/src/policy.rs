@@ -226,6 +226,34 @@ impl Policy {
                 }
         )
     }
+    /// This policy with every parameter it would fit live filled in from `counts` (mts-geom's
+    /// p, the CMP forms' (λ, ν)), as its table was computed: what a report shows.
+    pub fn resolved(&self, counts: &Counts) -> Policy {
+        let counts = Some(counts).filter(|c| c.total() > 0);
+        match *self {
+            Policy::MindTheStepGeometric { p: None, momentum } => Policy::MindTheStepGeometric {
+                p: counts
+                    .and_then(|c| staleness::fit_mle(Family::Geometric, c))
+                    .and_then(|f| f.model.params().first().map(|x| x.1)),
+                momentum,
+            },
+            Policy::MindTheStepCmp { lambda_nu: None, c } => Policy::MindTheStepCmp {
+                lambda_nu: fitted_cmp(counts),
+                c,
+            },
+            Policy::MindTheStepMomentum {
+                lambda_nu: None,
+                k,
+                printed,
+            } => Policy::MindTheStepMomentum {
+                lambda_nu: fitted_cmp(counts),
+                k,
+                printed,
+            },
+            other => other,
+        }
+    }
+
     /// The factor c(τ) = η(τ)/η0 for τ = 0..=τ_max, given the observed counts (needed by
     /// instance-based policies; without a histogram they give c = 1) and η0 (which the
     /// momentum-tuned form depends on). Factors may be negative or huge for MindTheStep forms;

@@ -38,12 +38,14 @@
 //! ```
 
 pub mod config;
+mod memory;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod report;
 mod run;
 
-pub use config::{Algorithm, Config, EpsBy, PolicyKind};
+pub use config::{Algorithm, Config, EpsBy, InitKind, PolicyKind};
+pub use memory::{available_bytes, check_memory, estimate_bytes};
 pub use report::{Outcome, Report};
 pub use run::{train, Job, Observer, Progress, Quiet};
 
@@ -54,6 +56,8 @@ use nn::{Dataset, Network};
 pub enum TrainError {
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("batch size {batch} is larger than the training set ({len} samples)")]
     BatchTooLarge { batch: usize, len: usize },
     #[error("the data set has {data} classes and {data_shape} inputs, the network expects {net} classes and {net_shape} inputs")]

@@ -147,8 +147,9 @@ where
     let mut steps: Vec<(f64, f64)> = Vec::new();
     match &r.elastic {
         Some(e) => {
-            for (k, &(t, m)) in e.trajectory.iter().enumerate() {
-                let end = e.trajectory.get(k + 1).map_or(t_max, |n| n.0);
+            for (k, c) in e.trajectory.iter().enumerate() {
+                let (t, m) = (c.seconds, c.threads);
+                let end = e.trajectory.get(k + 1).map_or(t_max, |n| n.seconds);
                 steps.push((t, m as f64));
                 steps.push((end, m as f64));
             }
@@ -161,11 +162,9 @@ where
         }
     }
     c.draw_series(LineSeries::new(steps, GREEN.stroke_width(2)))?;
-    let xi_max = r
-        .ain
-        .as_ref()
-        .map_or(1.0, |a| a.series.iter().map(|p| p.1).fold(1e-12, f64::max))
-        * 1.05;
+    let xi_max = r.ain.as_ref().map_or(1.0, |a| {
+        a.series.iter().map(|p| p.norm).fold(1e-12, f64::max)
+    }) * 1.05;
     let mut c = ChartBuilder::on(&bottom)
         .margin(8)
         .x_label_area_size(35)
@@ -179,7 +178,7 @@ where
         c.draw_series(
             a.series
                 .iter()
-                .map(|&(t, v)| Circle::new((t, v), 1, MAGENTA.mix(0.5).filled())),
+                .map(|p| Circle::new((p.seconds, p.norm), 1, MAGENTA.mix(0.5).filled())),
         )?;
     }
     Ok(())

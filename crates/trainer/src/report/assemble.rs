@@ -22,22 +22,24 @@ impl Report {
             elastic,
             window,
         } = finished;
-        let crash = shared.crashed();
+        let failure = shared.crashed();
+        let stopped_by = shared.stop_reason();
         let loosest = cfg.eps.iter().cloned().fold(0.0, f64::max);
-        let outcome = if crash.is_some() {
-            Outcome::Crashed
-        } else if measured.interrupted {
-            Outcome::Interrupted
-        } else if measured.converged {
-            Outcome::Converged
-        } else if measured
+        let reached = measured
             .eps
             .iter()
-            .any(|e| e.fraction == loosest && e.seconds.is_some())
-        {
-            Outcome::Completed
+            .any(|e| e.fraction == loosest && e.seconds.is_some());
+        let outcome = match stopped_by {
+            _ if failure.is_some() => Outcome::Diverged,
+            StopReason::Interrupt => Outcome::Interrupted,
+            StopReason::Eps => Outcome::Converged,
+            _ if reached => Outcome::Completed,
+            _ => Outcome::NotConverged,
+        };
+        let stopped_by = if failure.is_some() {
+            StopReason::Divergence
         } else {
-            Outcome::Diverged
+            stopped_by
         };
         // SYNC has no staleness: every applied step has τ = 0 and one attempt.
         let (hist, attempts) = if cfg.algorithm == Algorithm::Sync {
@@ -51,10 +53,14 @@ impl Report {
         };
         let last = measured.series.last().cloned().expect("a final evaluation");
         let (mut tc, mut tu) = (Vec::new(), Vec::new());
+        let mut handoff = HandoffReport::default();
         for s in executed.stats {
             tc.extend(s.tc_ms);
             tu.extend(s.tu_us);
+            handoff.blocked_seconds += s.blocked_s;
+            handoff.worker_seconds += s.active_s;
         }
+        handoff.blocked_fraction = handoff.blocked_seconds / handoff.worker_seconds.max(1e-12);
         let d = job.net.num_params();
         let factors = shared.policy.factors_now();
         let shown = (hist.quantile(0.999) + 2).clamp(8, factors.len());
@@ -65,7 +71,7 @@ impl Report {
             .map_or(1, |i| i + 1);
         let seconds = measured.seconds;
         Report {
-            schema: SCHEMA,
+            schema: SCHEMA.to_string(),
             command: job.command.clone(),
             config: cfg.clone(),
             machine: Machine::detect(job.net.isa()),
@@ -82,10 +88,12 @@ impl Report {
             },
             initial_loss,
             outcome,
-            crash,
+            stopped_by,
+            failure,
+            executor: executed.executor.to_string(),
             eps: measured.eps,
             seconds,
-            epochs: shared.cursor.epochs(),
+            epochs: measured.epochs,
             updates: UpdateCounts {
                 total: measured.calls,
                 applied: measured.applied,
@@ -103,8 +111,10 @@ impl Report {
             attempts: HistogramReport::from_counts(&attempts),
             tc_ms: DurationSummary::from_samples(tc),
             tu_us: DurationSummary::from_samples(tu),
+            handoff,
             step_size: StepSizeReport {
-                policy: format!("{:?}", shared.policy.policy()),
+                policy: cfg.policy.name().to_string(),
+                params: policy_params(shared.policy.policy().resolved(&hist)),
                 eta0: cfg.eta,
                 factors: factors[..shown].to_vec(),
                 mean_factor: shared.policy.mean_factor(&hist),
@@ -128,7 +138,12 @@ impl Report {
                 let r = e.accounting.worker_seconds(seconds);
                 ElasticReport {
                     max_threads: cfg.threads,
-                    trajectory: e.accounting.trajectory().to_vec(),
+                    trajectory: e
+                        .accounting
+                        .trajectory()
+                        .iter()
+                        .map(|&(seconds, threads)| LevelChange { seconds, threads })
+                        .collect(),
                     worker_seconds: r,
                     mean_threads: r / seconds.max(1e-9),
                 }
@@ -138,8 +153,60 @@ impl Report {
                 mean_norm: e.noise.mean(),
                 max_norm: e.noise.max,
                 peak_retained: e.ain.peak_retained(),
-                series: e.noise.series.clone(),
+                series: e
+                    .noise
+                    .series
+                    .iter()
+                    .map(|&(seconds, norm)| NoisePoint { seconds, norm })
+                    .collect(),
             }),
         }
+    }
+}
+
+/// A policy's parameters as JSON: numbers, and words for the TAIL-τ form and φ.
+fn policy_params(p: stepsize::Policy) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    use stepsize::{CdfForm, Phi, Policy};
+    let v = match p {
+        Policy::Constant | Policy::Inverse => json!({}),
+        Policy::Fleet { beta } => json!({ "beta": beta }),
+        Policy::TailTau {
+            amplitude,
+            phi,
+            form,
+        } => json!({
+            "amplitude": amplitude,
+            "phi": match phi {
+                Phi::Identity => json!("identity"),
+                Phi::Power(k) => json!({ "power": k }),
+                Phi::Smoothstep => json!("smoothstep"),
+            },
+            "form": match form {
+                CdfForm::Exact => "exact",
+                CdfForm::Thesis => "thesis",
+                CdfForm::ThesisCode => "thesis_code",
+            },
+        }),
+        Policy::MindTheStepGeometric { p, momentum } => json!({ "p": p, "momentum": momentum }),
+        Policy::MindTheStepCmp { lambda_nu, c } => json!({
+            "lambda": lambda_nu.map(|x| x.0),
+            "nu": lambda_nu.map(|x| x.1),
+            "c": c,
+        }),
+        Policy::MindTheStepMomentum {
+            lambda_nu,
+            k,
+            printed,
+        } => json!({
+            "lambda": lambda_nu.map(|x| x.0),
+            "nu": lambda_nu.map(|x| x.1),
+            "k": k,
+            "printed": printed,
+        }),
+    };
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("every arm is an object"),
     }
 }

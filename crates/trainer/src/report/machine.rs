@@ -1,8 +1,8 @@
 //! The machine a run measured: CPU model, cores, and the instruction set the kernels ran on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     /// The CPU's model name.
     pub cpu: String,

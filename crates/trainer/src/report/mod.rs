@@ -2,7 +2,7 @@
 //! [`SCHEMA`], documented in `docs/trainer.md`) and written atomically.
 
 use crate::config::Config;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 mod assemble;
@@ -11,31 +11,61 @@ mod machine;
 pub use machine::Machine;
 
 /// Version tag of the JSON layout; bump on incompatible changes.
-pub const SCHEMA: &str = "asgd-trainer-report/1";
+pub const SCHEMA: &str = "asgd-trainer-report/2";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Ran to its epoch or time limit and reached the loosest ε target.
+    /// Spent its budget and reached the loosest ε target.
     Completed,
-    /// Stopped early because the smallest ε target was reached (`--stop-at-eps`).
+    /// Stopped early because the smallest ε target was reached (`stop_at_eps`).
     Converged,
-    /// Never reached the loosest ε target before its limit (the thesis' "Diverge").
+    /// Spent its budget (epochs, or the time limit) without reaching the loosest ε target.
+    NotConverged,
+    /// The loss became non-finite, or the trailing mini-batch loss rose past
+    /// `divergence_factor` × the initial loss: stopped at once (`failure` says which).
     Diverged,
-    /// NaN/Inf in a loss or in θ (the thesis' "Crash"): stopped at once.
-    Crashed,
-    /// Stopped by Ctrl-C.
+    /// Stopped by a signal (SIGINT, SIGTERM) or by its caller.
     Interrupted,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Converged => "converged",
+            Outcome::NotConverged => "not_converged",
+            Outcome::Diverged => "diverged",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What ended the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The data budget (`epochs`) was used up.
+    Budget,
+    /// The wall-clock limit (`max_seconds`).
+    TimeLimit,
+    /// The smallest ε target (`stop_at_eps`).
+    Eps,
+    /// Divergence (see [`Outcome::Diverged`]).
+    Divergence,
+    /// A signal or the caller.
+    Interrupt,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkInfo {
     pub arch: String,
     pub params: usize,
     pub forward_flops_per_sample: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataInfo {
     pub source: String,
     pub train: usize,
@@ -44,44 +74,51 @@ pub struct DataInfo {
 }
 
 /// The first time the loss reached `fraction` × initial loss.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpsTime {
     pub fraction: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub threshold: f64,
     pub seconds: Option<f64>,
     pub updates: Option<u64>,
 }
 
 /// One periodic evaluation (on a snapshot of θ, while the workers keep running).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalPoint {
     pub seconds: f64,
     pub updates: u64,
     pub epochs: f64,
     /// Mean cross-entropy on the fixed evaluation subset of the training set.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
 }
 
 /// A mini-batch loss observation (every update's loss is seen; the series is thinned).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinibatchPoint {
     pub seconds: f64,
     pub updates: u64,
     /// Mean of the last 10 mini-batch losses.
+    #[serde(deserialize_with = "nan_if_null")]
     pub trailing_loss: f64,
 }
 
 /// A histogram of small integers (staleness, publish attempts).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistogramReport {
     /// `counts[k]` observations of value k.
     pub counts: Vec<u64>,
     /// Observations above the last bucket.
     pub overflow: u64,
     pub total: u64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub variance: f64,
     pub p50: usize,
     pub p90: usize,
@@ -106,13 +143,18 @@ impl HistogramReport {
 }
 
 /// Summary of a sampled duration distribution.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DurationSummary {
     pub samples: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p10: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p50: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p90: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p99: f64,
 }
 
@@ -135,16 +177,21 @@ impl DurationSummary {
 }
 
 /// One staleness model fitted to a histogram (`staleness::Fit`, in serialisable form).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFit {
-    pub family: &'static str,
-    pub params: std::collections::BTreeMap<&'static str, f64>,
+    pub family: String,
+    pub params: std::collections::BTreeMap<String, f64>,
     pub method: String,
+    #[serde(deserialize_with = "nan_if_null")]
     pub bhattacharyya: f64,
     /// Serialised as `null` when −∞ (an observed τ has zero probability under the model).
+    #[serde(deserialize_with = "neg_inf_if_null")]
     pub log_likelihood: f64,
+    /// Parameters that ended on a search bound (`"nu"`, …): not a fit, a bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_bound: Vec<String>,
     /// The model's pmf on τ = 0..=len−1 of the observed histogram (for plots).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pmf: Vec<f64>,
 }
 
@@ -152,12 +199,18 @@ impl ModelFit {
     pub fn from_fit(f: &staleness::Fit, len: usize) -> Self {
         let method = match f.method {
             staleness::Method::Bhattacharyya => "bhattacharyya".to_string(),
-            staleness::Method::MaximumLikelihood => "maximum-likelihood".to_string(),
-            staleness::Method::CmpA13 { m } => format!("cmp-a13(m={m})"),
+            staleness::Method::MaximumLikelihood => "maximum_likelihood".to_string(),
+            staleness::Method::CmpA13 { .. } => "cmp_a13".to_string(),
         };
         ModelFit {
-            family: f.model.family().name(),
-            params: f.model.params().into_iter().collect(),
+            family: f.model.family().name().to_string(),
+            params: f
+                .model
+                .params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            at_bound: f.at_bound.iter().map(|b| b.param.to_string()).collect(),
             method,
             bhattacharyya: f.bhattacharyya,
             log_likelihood: f.log_likelihood,
@@ -171,7 +224,7 @@ impl ModelFit {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UpdateCounts {
     /// Update calls made (applied + dropped + not published).
     pub total: u64,
@@ -183,29 +236,34 @@ pub struct UpdateCounts {
     pub per_second: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepSizeReport {
+    /// The policy's word (as `config.policy`).
     pub policy: String,
+    /// Its parameters as run: numbers (fitted ones fitted to the final histogram) and words
+    /// (`form`, `phi`).
+    pub params: serde_json::Map<String, serde_json::Value>,
     pub eta0: f64,
     /// η(τ)/η0 at the end of the run, τ = 0..len.
     pub factors: Vec<f64>,
     /// E[η]/η0 over the run's staleness histogram.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_factor: f64,
     /// The thesis code's TAIL-τ samples its histogram once: the update counts it sampled
-    /// between and how many updates the sample held (`tail-code` runs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// between and how many updates the sample held (`tail_code` runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<SampleWindow>,
 }
 
 /// The update window a step-size table was sampled from.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleWindow {
     pub from: u64,
     pub to: u64,
     pub updates: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
     /// Most parameter vectors alive at once (shared state + per-worker copies / arena slots).
     pub peak_live_vectors: usize,
@@ -215,41 +273,74 @@ pub struct Memory {
 }
 
 /// ELAsyncSGD: the parallelism trajectory and worker-seconds (D.10).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElasticReport {
     pub max_threads: usize,
-    /// (seconds, m_E from then on).
-    pub trajectory: Vec<(f64, usize)>,
+    /// Every change of the level m_E, from the start.
+    pub trajectory: Vec<LevelChange>,
     /// R^E at the end of the run (worker-seconds).
     pub worker_seconds: f64,
     /// Mean m_E over the run: R^E / duration.
     pub mean_threads: f64,
 }
 
+/// From `seconds` on, `threads` workers run (m_E).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelChange {
+    pub seconds: f64,
+    pub threads: usize,
+}
+
+/// One measured ‖ξ‖ at `seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoisePoint {
+    pub seconds: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub norm: f64,
+}
+
+/// How long the workers waited to hand their events to the coordinator (the measurement's own
+/// cost to the run it measures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandoffReport {
+    /// Seconds, all workers together.
+    pub blocked_seconds: f64,
+    /// Seconds the workers ran, all together.
+    pub worker_seconds: f64,
+    /// `blocked_seconds / worker_seconds`.
+    pub blocked_fraction: f64,
+}
+
 /// The asynchrony-induced noise ‖ξ‖ (Def. D.4.2), measured for every state whose first viewer
 /// submitted.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AinReport {
     pub measured: u64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_norm: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_norm: f64,
     /// Most gradients retained by the tracker at once (about one per active worker, more when a
     /// worker is descheduled between publishing and its next read).
     pub peak_retained: usize,
-    /// (seconds, ‖ξ‖), thinned to ~2000 points.
-    pub series: Vec<(f64, f64)>,
+    /// ‖ξ‖ over time, thinned to ~2000 points.
+    pub series: Vec<NoisePoint>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FinalEval {
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub schema: &'static str,
+    /// [`SCHEMA`].
+    pub schema: String,
     pub command: Vec<String>,
     pub config: Config,
     pub machine: Machine,
@@ -257,10 +348,16 @@ pub struct Report {
     pub data: DataInfo,
     /// L(θ0) on the basis ε is judged on (evaluation subset, or the whole training set for
     /// `eps_by = minibatch`).
+    #[serde(deserialize_with = "nan_if_null")]
     pub initial_loss: f64,
     pub outcome: Outcome,
-    pub crash: Option<String>,
+    pub stopped_by: StopReason,
+    /// Why the run diverged (a non-finite loss, or the loss past its bound).
+    pub failure: Option<String>,
+    /// Who ran the workers: `threads`.
+    pub executor: String,
     pub eps: Vec<EpsTime>,
+    /// Training time from time zero (every worker released) to the last worker's end.
     pub seconds: f64,
     pub epochs: f64,
     pub updates: UpdateCounts,
@@ -275,14 +372,25 @@ pub struct Report {
     pub tc_ms: DurationSummary,
     /// Update time T_u (including Leashed's retries), microseconds (sampled).
     pub tu_us: DurationSummary,
+    pub handoff: HandoffReport,
     pub step_size: StepSizeReport,
     pub memory: Memory,
     #[serde(rename = "final")]
     pub final_eval: FinalEval,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elastic: Option<ElasticReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ain: Option<AinReport>,
+}
+
+/// JSON has no NaN or ±∞ (serde_json writes them as `null`): read `null` back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// A log-likelihood written as `null` was −∞.
+fn neg_inf_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
 }
 
 /// Write `value` as pretty JSON to `path` atomically: a temporary file in the same directory,
@@ -305,6 +413,27 @@ pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> std::io::Result
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// Check before a run that `path` can be written atomically: its directory is created, and a
+/// probe file is written there and removed.
+pub fn probe_writable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("is a directory"));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    probe_dir(dir)
+}
+
+/// Create `dir` if missing and check a file can be written in it.
+pub fn probe_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".probe.tmp{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// Peak resident set size (Linux `VmHWM`).

@@ -1,20 +1,21 @@
 //! The coordinator: what is measured and decided while the workers run, whoever runs them.
 //!
-//! It takes one [`Rec`] per event in each worker's order ([`Coordinator::record`]), and between
-//! batches of events it is polled ([`Coordinator::poll`]): it evaluates a snapshot of θ when the
-//! schedule says so, refreshes instance-based step sizes from the live staleness histogram,
-//! checks the limits and the interrupt flag, and reports progress. [`Coordinator::finish`] runs
-//! the final evaluation and hands over what was measured.
+//! It takes one [`Rec`] per event, in one global order, stamped on the run's clock
+//! ([`Coordinator::record`]), and between batches of events it is polled with the clock's time
+//! ([`Coordinator::poll`]): it evaluates snapshots of θ on the schedule — a piece at a time, so
+//! that events keep flowing and a stop is never held up by an evaluation — refreshes
+//! instance-based step sizes from the live staleness histogram, checks the limits and the
+//! interrupt flag, and reports progress. [`Coordinator::finish`] runs the final evaluation and
+//! hands over what was measured.
 
 use super::context::Shared;
 use super::events::{Event, Rec};
 use super::trackers::{ElasticTracker, EpsTracker, EvalSchedule, MinibatchSeries, TrailingLoss};
 use super::{Observer, Progress};
 use crate::config::{Algorithm, EpsBy};
-use crate::report::{EpsTime, EvalPoint, MinibatchPoint};
-use nn::{Dataset, Network};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
+use crate::report::{EpsTime, EvalPoint, MinibatchPoint, StopReason};
+use nn::{Dataset, EvalSums, Network};
+use std::time::{Duration, Instant};
 use stepsize::Refresher;
 
 /// What the coordinator measured.
@@ -26,8 +27,8 @@ pub(crate) struct Measured {
     pub calls: u64,
     pub applied: u64,
     pub dropped: u64,
-    pub interrupted: bool,
-    pub converged: bool,
+    /// Passes over the data by the update calls taken.
+    pub epochs: f64,
 }
 
 /// Evaluates snapshots of θ: the fixed evaluation subset of the training set and the test set.
@@ -39,16 +40,55 @@ pub(crate) struct Evaluator<'a> {
     pub scratch: nn::Scratch,
 }
 
+/// Samples evaluated per piece of an interruptible evaluation (a multiple of the evaluator's
+/// scratch capacity, so that pieces add up exactly as one pass).
+const PIECE: usize = 500;
+/// How long one poll may spend evaluating before events are drained again.
+const EVAL_SLICE: Duration = Duration::from_millis(20);
+
 impl Evaluator<'_> {
-    /// (train-subset loss, test loss, test accuracy) of the θ in `self.theta`.
+    /// (train-subset loss, test loss, test accuracy) of the θ in `self.theta`, in one go.
     pub fn run(&mut self) -> (f64, f64, f64) {
-        let train = self
-            .net
-            .loss(&self.theta, self.eval.view(), &mut self.scratch);
-        let (test, acc) = self
-            .net
-            .evaluate(&self.theta, self.test.view(), &mut self.scratch);
-        (train, test, acc)
+        let mut e = Pending::default();
+        while !self.step(&mut e) {}
+        e.result()
+    }
+
+    /// Evaluate the next piece of `e`; `true` when it is complete.
+    fn step(&mut self, e: &mut Pending) -> bool {
+        let (data, sums) = if e.train.samples < self.eval.len() as u64 {
+            (self.eval, &mut e.train)
+        } else if e.test.samples < self.test.len() as u64 {
+            (self.test, &mut e.test)
+        } else {
+            return true;
+        };
+        let at = sums.samples as usize;
+        let end = (at + PIECE).min(data.len());
+        let piece = data.slice(at, end);
+        self.net
+            .evaluate_into(&self.theta, piece, &mut self.scratch, sums);
+        e.train.samples >= self.eval.len() as u64 && e.test.samples >= self.test.len() as u64
+    }
+}
+
+/// An evaluation under way: the snapshot's time and state, and the sums so far.
+#[derive(Default)]
+struct Pending {
+    seconds: f64,
+    seq: u64,
+    calls: u64,
+    train: EvalSums,
+    test: EvalSums,
+}
+
+impl Pending {
+    fn result(&self) -> (f64, f64, f64) {
+        (
+            self.train.mean_loss(),
+            self.test.mean_loss(),
+            self.test.accuracy(),
+        )
     }
 }
 
@@ -66,16 +106,18 @@ pub(crate) struct Finished {
 pub(crate) struct Coordinator<'s, 'a, 'o> {
     shared: &'s Shared<'a>,
     ev: Evaluator<'a>,
-    interrupt: &'a AtomicBool,
     observer: &'o mut dyn Observer,
     pub elastic: Option<ElasticTracker>,
-    t0: Instant,
+    initial_loss: f64,
     eps: EpsTracker,
     trailing: TrailingLoss,
     schedule: EvalSchedule,
     minibatch: MinibatchSeries,
     refresher: Refresher,
+    pending: Option<Pending>,
     next_progress: f64,
+    /// Samples per update call (b, or m·b for SYNC), for epochs at one instant.
+    samples_per_call: f64,
     m: Measured,
 }
 
@@ -84,57 +126,52 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         shared: &'s Shared<'a>,
         ev: Evaluator<'a>,
         initial_loss: f64,
-        interrupt: &'a AtomicBool,
+        start: EvalPoint,
         observer: &'o mut dyn Observer,
         elastic: Option<ElasticTracker>,
     ) -> Self {
         let cfg = shared.cfg;
-        let per_step = if cfg.algorithm == Algorithm::Sync {
-            cfg.threads
-        } else {
-            1
-        };
-        let expected =
-            (cfg.epochs * shared.train.len() as f64 / (cfg.batch * per_step) as f64).max(1.0);
+        let per_call = cfg.batch
+            * if cfg.algorithm == Algorithm::Sync {
+                cfg.threads
+            } else {
+                1
+            };
+        let expected = (cfg.epochs * shared.train.len() as f64 / per_call as f64).max(1.0);
         Coordinator {
             refresher: Refresher::for_policy(&shared.policy, cfg.threads),
             shared,
             ev,
-            interrupt,
             observer,
             elastic,
-            t0: Instant::now(),
+            initial_loss,
             eps: EpsTracker::new(&cfg.eps, initial_loss),
             trailing: TrailingLoss::default(),
             schedule: EvalSchedule::new(cfg, expected),
             minibatch: MinibatchSeries::new(expected),
+            pending: None,
             next_progress: 0.2,
+            samples_per_call: per_call as f64,
             m: Measured {
-                series: Vec::new(),
+                series: vec![start],
                 minibatch: Vec::new(),
                 eps: Vec::new(),
                 seconds: 0.0,
                 calls: 0,
                 applied: 0,
                 dropped: 0,
-                interrupted: false,
-                converged: false,
+                epochs: 0.0,
             },
         }
     }
 
-    /// Restart the clock (the workers are released now).
-    pub fn start(&mut self) {
-        self.t0 = Instant::now();
-    }
-
-    fn now(&self) -> f64 {
-        self.t0.elapsed().as_secs_f64()
+    fn epochs_at(&self, calls: u64) -> f64 {
+        calls as f64 * self.samples_per_call / self.shared.train.len() as f64
     }
 
     /// Take one event.
     pub fn record(&mut self, r: Rec) {
-        let secs = r.at.saturating_duration_since(self.t0).as_secs_f64();
+        let secs = r.at;
         let (loss, applied, dropped, ain) = match r.event {
             Event::Update {
                 loss,
@@ -189,13 +226,19 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         let trailing = self.trailing.mean();
         self.minibatch.push(secs, m.calls, trailing);
         let cfg = self.shared.cfg;
+        if self.trailing.full() && trailing > cfg.divergence_factor * self.initial_loss {
+            self.shared.crash(format!(
+                "the trailing mini-batch loss {trailing:.4} rose past {} × the initial loss \
+                 {:.4} after {} updates",
+                cfg.divergence_factor, self.initial_loss, m.calls
+            ));
+        }
         if cfg.eps_by == EpsBy::Minibatch
             && self.trailing.full()
             && self.eps.reach(trailing, secs, m.calls)
             && cfg.stop_at_eps
         {
-            m.converged = true;
-            self.shared.stop.store(true, Relaxed);
+            self.shared.stop_for(StopReason::Eps);
         }
         let staleness = &self.shared.staleness;
         self.refresher
@@ -204,54 +247,43 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             });
     }
 
-    /// Between batches of events: evaluate when due, refresh step sizes, check the limits and
-    /// the interrupt flag, report progress. `disconnected`: every worker has finished.
-    pub fn poll(&mut self, snapshot: Snapshot<'_>, disconnected: bool) {
+    /// Between batches of events, at `now` seconds of the run's clock: evaluate a piece of a
+    /// due evaluation, refresh step sizes, check the limits and the interrupt flag, report
+    /// progress. `disconnected`: every worker has finished.
+    pub fn poll(&mut self, now: f64, snapshot: Snapshot<'_>, disconnected: bool) {
         let cfg = self.shared.cfg;
-        let now = self.now();
-        if self.schedule.due(now, self.m.calls) && !disconnected {
-            self.schedule.started(self.m.calls);
+        if self.shared.stop_due(now) || disconnected {
+            // The final evaluation follows at once; a piece under way is not worth finishing.
+            self.pending = None;
+        } else if self.pending.is_none() && self.schedule.due(now, self.m.calls) {
+            self.schedule.started(now, self.m.calls);
             let seq = snapshot(&mut self.ev.theta);
-            let (train, test, acc) = self.ev.run();
-            let p = EvalPoint {
+            self.pending = Some(Pending {
                 seconds: now,
-                updates: seq,
-                epochs: self.shared.cursor.epochs(),
-                train_loss: train,
-                test_loss: test,
-                test_accuracy: acc,
-            };
-            if !train.is_finite() {
-                self.shared.crash(format!(
-                    "non-finite evaluation loss ({train}) after {seq} updates"
-                ));
-            } else if cfg.eps_by == EpsBy::Eval
-                && self.eps.reach(train, now, seq)
-                && cfg.stop_at_eps
-            {
-                self.m.converged = true;
-                self.shared.stop.store(true, Relaxed);
-            }
-            self.observer.evaluated(&p);
-            self.m.series.push(p);
-            self.schedule.ended(self.now());
+                seq,
+                calls: self.m.calls,
+                ..Pending::default()
+            });
         }
-        // The refresher also ticks here, so a time-based refresh happens while no update
-        // arrives (the coordinator's own clock; the updates' counter stands).
+        if let Some(mut e) = self.pending.take() {
+            let t = Instant::now();
+            let mut done = false;
+            while !done && t.elapsed() < EVAL_SLICE {
+                done = self.ev.step(&mut e);
+            }
+            if done {
+                self.evaluated(&e);
+                self.schedule.ended(now + t.elapsed().as_secs_f64());
+            } else {
+                self.pending = Some(e);
+            }
+        }
+        // Time-based refreshes happen here too, while no update arrives.
         let staleness = &self.shared.staleness;
         self.refresher
             .tick(&self.shared.policy, self.m.calls, now, |c| {
                 staleness.snapshot_into(c)
             });
-        if let Some(limit) = cfg.max_seconds {
-            if now >= limit {
-                self.shared.stop.store(true, Relaxed);
-            }
-        }
-        if self.interrupt.load(Relaxed) && !self.m.interrupted {
-            self.m.interrupted = true;
-            self.shared.stop.store(true, Relaxed);
-        }
         if self.shared.stopping() {
             // Parked workers must wake up to see the stop and hang up.
             if let Some(g) = &self.shared.gate {
@@ -259,29 +291,58 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             }
         }
         if now >= self.next_progress {
+            let calls = self.m.calls;
             self.observer.progress(&Progress {
                 seconds: now,
-                updates: self.m.calls,
-                epochs: self.shared.cursor.epochs(),
+                updates: calls,
+                epochs: self.epochs_at(calls),
                 total_epochs: cfg.epochs,
                 trailing_loss: self.trailing.mean(),
-                updates_per_second: self.m.calls as f64 / now.max(1e-9),
+                updates_per_second: calls as f64 / now.max(1e-9),
             });
             self.next_progress = now + 0.2;
         }
     }
 
-    /// Every worker has stopped: the run's duration ends now.
-    pub fn stopped(&mut self) {
-        self.m.seconds = self.now();
+    /// A complete evaluation of the snapshot taken at `e.seconds`: a series point, and ε
+    /// credited at that time.
+    fn evaluated(&mut self, e: &Pending) {
+        let cfg = self.shared.cfg;
+        let (train, test, acc) = e.result();
+        let p = EvalPoint {
+            seconds: e.seconds,
+            updates: e.seq,
+            epochs: self.epochs_at(e.calls),
+            train_loss: train,
+            test_loss: test,
+            test_accuracy: acc,
+        };
+        if !train.is_finite() {
+            self.shared.crash(format!(
+                "non-finite evaluation loss ({train}) after {} updates",
+                e.seq
+            ));
+        } else if cfg.eps_by == EpsBy::Eval
+            && self.eps.reach(train, e.seconds, e.seq)
+            && cfg.stop_at_eps
+        {
+            self.shared.stop_for(StopReason::Eps);
+        }
+        self.observer.evaluated(&p);
+        self.m.series.push(p);
+    }
+
+    /// Every worker has stopped: the run lasted `seconds`.
+    pub fn stopped(&mut self, seconds: f64) {
+        self.m.seconds = seconds;
     }
 
     /// The final evaluation of `theta` (state `seq`), which also counts for ε (a run shorter
     /// than one evaluation period), and everything measured.
     pub fn finish(mut self, theta: &[f32], seq: u64) -> Finished {
-        let cfg = self.shared.cfg;
         self.ev.theta.copy_from_slice(theta);
         let (train, test, acc) = self.ev.run();
+        let cfg = self.shared.cfg;
         if !train.is_finite() && self.shared.crashed().is_none() {
             self.shared.crash(format!(
                 "non-finite evaluation loss ({train}) after {seq} updates"
@@ -289,14 +350,16 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         } else if cfg.eps_by == EpsBy::Eval {
             self.eps.reach(train, self.m.seconds, seq);
         }
+        let calls = self.m.calls;
         self.m.series.push(EvalPoint {
             seconds: self.m.seconds,
             updates: seq,
-            epochs: self.shared.cursor.epochs(),
+            epochs: self.epochs_at(calls),
             train_loss: train,
             test_loss: test,
             test_accuracy: acc,
         });
+        self.m.epochs = self.epochs_at(calls);
         self.m.eps = self.eps.times;
         self.m.minibatch = self.minibatch.points;
         Finished {

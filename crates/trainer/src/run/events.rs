@@ -2,12 +2,13 @@
 //! read and per park/resume), in the worker's own order.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 /// One event of one worker.
 pub(crate) struct Rec {
-    /// When it happened (stamped by the worker: the coordinator may be busy evaluating).
-    pub at: Instant,
+    /// When it happened, in seconds from the run's time zero, stamped by whoever ran the worker
+    /// (real seconds for threads, virtual seconds for a simulator): the coordinator may be busy
+    /// when it happens.
+    pub at: f64,
     pub worker: usize,
     pub event: Event,
 }

@@ -15,6 +15,7 @@
 mod context;
 mod coordinator;
 mod events;
+mod handoff;
 mod threads;
 mod trackers;
 mod worker;
@@ -30,7 +31,6 @@ use coordinator::{Coordinator, Evaluator};
 use nn::{Dataset, Network, SharedCursor};
 use pvec::VectorStats;
 use std::sync::atomic::AtomicBool;
-use stepsize::{Adaptive, Options};
 use trackers::{ElasticTracker, NoiseStats};
 
 /// What the coordinator tells an observer (the binary's progress bar).
@@ -75,6 +75,8 @@ pub(crate) struct Executed {
     /// The final θ and its sequence number (updates applied).
     pub theta: Vec<f32>,
     pub seq: u64,
+    /// The executor's name in the report (`threads`).
+    pub executor: &'static str,
 }
 
 /// Who runs the workers: it starts them (releasing them at once, after
@@ -102,6 +104,14 @@ pub fn train(
         net.num_params(),
         "initial θ has the wrong dimension"
     );
+    if cfg.eval_subset > job.train.len() {
+        return Err(TrainError::Invalid(format!(
+            "`eval_subset` {} is larger than the training set ({} samples)",
+            cfg.eval_subset,
+            job.train.len()
+        )));
+    }
+    crate::check_memory(cfg, net, job.train, job.test)?;
     let eval = job.train.truncated(cfg.eval_subset);
     let mut ev = Evaluator {
         net,
@@ -110,18 +120,24 @@ pub fn train(
         theta: init_theta.clone(),
         scratch: net.scratch(500),
     };
+    // θ0 evaluated: the series starts at time 0, and ε is judged against this loss (or the
+    // whole training set's, as the thesis' code does).
+    let (train0, test0, acc0) = ev.run();
     let initial_loss = match cfg.eps_by {
-        EpsBy::Eval => net.loss(&init_theta, eval.view(), &mut ev.scratch),
+        EpsBy::Eval => train0,
         EpsBy::Minibatch => net.loss(&init_theta, job.train.view(), &mut ev.scratch),
+    };
+    let start = EvalPoint {
+        seconds: 0.0,
+        updates: 0,
+        epochs: 0.0,
+        train_loss: train0,
+        test_loss: test0,
+        test_accuracy: acc0,
     };
     if !initial_loss.is_finite() {
         return Err(TrainError::Invalid(format!("the initial loss is not finite ({initial_loss}): check the data scale and initialisation")));
     }
-    let opts = Options {
-        mean_preserving: cfg.mean_preserving,
-        cap: cfg.eta_cap,
-        drop_above: cfg.drop_above,
-    };
     let m = cfg.threads;
     let regulator = cfg.elastic.then(|| {
         elastic::Regulator::new(elastic::RegulatorConfig {
@@ -139,9 +155,9 @@ pub fn train(
         cfg.seed,
         cfg.shuffle,
     );
-    let policy = Adaptive::new(cfg.step_policy(), cfg.eta, opts, cfg.tau_max);
+    let policy = cfg.adaptive()?;
     let gate = cfg.elastic.then(|| elastic::Gate::new(level0));
-    let shared = Shared::new(cfg, net, job.train, cursor, policy, gate);
+    let shared = Shared::new(cfg, net, job.train, cursor, policy, gate, job.interrupt);
     let expected = (cfg.epochs * job.train.len() as f64 / cfg.batch as f64).max(1.0);
     let elastic = shared.measure_ain.then(|| ElasticTracker {
         regulator,
@@ -149,7 +165,7 @@ pub fn train(
         ain: elastic::AinTracker::new(m),
         noise: NoiseStats::new(expected),
     });
-    let mut coord = Coordinator::new(&shared, ev, initial_loss, job.interrupt, observer, elastic);
+    let mut coord = Coordinator::new(&shared, ev, initial_loss, start, observer, elastic);
     let executed = threads::Threads.execute(&shared, init_theta, &mut coord);
     let finished = coord.finish(&executed.theta, executed.seq);
     Ok(Report::from_run(

@@ -3,13 +3,15 @@
 
 use super::context::Shared;
 use super::coordinator::{Coordinator, Snapshot};
-use super::events::{AinSubmission, Event, Rec};
+use super::events::{AinSubmission, Event};
+use super::handoff::{Clock, Inbox, Numbered, Outbox, FLUSH_EVENTS};
 use super::worker::{Worker, WorkerStats};
 use super::{Executed, Executor};
 use crate::config::{Algorithm, Config};
+use crate::report::StopReason;
 use pvec::{Hogwild, Leashed, Locked, ParamWorker, SharedParams, VectorStats};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 use stepsize::StepSize;
@@ -43,42 +45,61 @@ fn pin(cfg: &Config, id: usize) {
     }
 }
 
-/// Spawn `threads` workers on one bounded event channel, coordinate them on this thread, and
-/// join them.
+/// Spawn `threads` workers, coordinate them on this thread, and join them. Time zero is taken
+/// between the two start barriers: after every worker is ready, before any is released.
 fn run_workers(
     shared: &Shared,
-    start: &Barrier,
-    worker: &(dyn Fn(usize, SyncSender<Rec>) -> WorkerStats + Sync),
+    start: &Start,
+    worker: &(dyn Fn(usize, Outbox) -> WorkerStats + Sync),
     snapshot: Snapshot<'_>,
     coord: &mut Coordinator,
 ) -> Vec<WorkerStats> {
-    // Bounded: if the coordinator (evaluations, AIN distances) falls behind, workers wait
-    // rather than queueing gradient copies without limit.
-    let (tx, rx) = mpsc::sync_channel(256);
+    // Bounded, in batches: a worker waits only when the coordinator is this many batches behind
+    // (the wait is measured). Events with gradient copies (AIN) go one by one and at most 256
+    // queue, so that copies never pile up; the others go 16 at a time, 16 batches per worker,
+    // enough for a coordinator that m ≫ cores keeps off the CPU for a while.
+    let m = shared.cfg.threads;
+    let (capacity, flush) = if shared.measure_ain {
+        (256, 1)
+    } else {
+        (16 * m.max(16), FLUSH_EVENTS)
+    };
+    let (tx, rx) = mpsc::sync_channel::<Vec<Numbered>>(capacity);
+    let clock = || start.clock.seconds();
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..shared.cfg.threads)
+        let handles: Vec<_> = (0..m)
             .map(|id| {
-                let tx = tx.clone();
-                s.spawn(move || worker(id, tx))
+                let out = Outbox::new(&start.clock, id, tx.clone(), flush);
+                s.spawn(move || worker(id, out))
             })
             .collect();
         drop(tx);
-        start.wait();
-        coord.start();
+        start.ready.wait();
+        start.clock.start();
+        start.go.wait();
+        let mut inbox = Inbox::default();
         loop {
             let first = rx.recv_timeout(Duration::from_millis(20));
             let disconnected = matches!(first, Err(RecvTimeoutError::Disconnected));
             // Bounded drain: with many producers the channel may never be empty, and
             // evaluations, step-size refreshes and stop checks must still run.
-            for r in first.ok().into_iter().chain(rx.try_iter().take(512)) {
+            for batch in first.ok().into_iter().chain(rx.try_iter().take(1024)) {
+                inbox.push(batch);
+            }
+            while let Some(r) = inbox.pop_ready() {
                 coord.record(r);
             }
-            coord.poll(snapshot, disconnected);
+            if disconnected {
+                while let Some(r) = inbox.pop_any() {
+                    coord.record(r);
+                }
+            }
+            coord.poll(clock(), snapshot, disconnected);
             if disconnected {
                 break;
             }
         }
-        coord.stopped();
+        coord.stopped(clock());
         handles
             .into_iter()
             .map(|h| h.join().expect("worker panicked"))
@@ -86,13 +107,35 @@ fn run_workers(
     })
 }
 
+/// The start line: every worker waits at `ready`, time zero is taken, all go at `go`.
+struct Start {
+    ready: Barrier,
+    go: Barrier,
+    clock: Clock,
+}
+
+impl Start {
+    fn new(workers: usize) -> Self {
+        Start {
+            ready: Barrier::new(workers + 1),
+            go: Barrier::new(workers + 1),
+            clock: Clock::default(),
+        }
+    }
+
+    fn wait(&self) {
+        self.ready.wait();
+        self.go.wait();
+    }
+}
+
 /// seq, async, hogwild, leashed: read → gradient → update, until the data or the stop flag end.
 fn async_worker<S: SharedParams>(
     shared: &Shared,
     params: &S,
-    start: &Barrier,
+    start: &Start,
     id: usize,
-    tx: SyncSender<Rec>,
+    mut out: Outbox,
 ) -> WorkerStats {
     pin(shared.cfg, id);
     let mut w = params
@@ -100,38 +143,32 @@ fn async_worker<S: SharedParams>(
         .expect("the strategy was built for this many workers");
     let mut me = Worker::new(shared);
     start.wait();
-    let send = |event: Event| {
-        tx.send(Rec {
-            at: Instant::now(),
-            worker: id,
-            event,
-        })
-        .is_ok()
-    };
-    while !shared.stopping() {
+    let began = start.clock.seconds();
+    while !shared.stop_due(start.clock.seconds()) {
         // ELAsyncSGD: workers with id ≥ m_E park here, at an iteration boundary (Alg. D.2).
         if let Some(gate) = &shared.gate {
             if id >= gate.level() {
-                if shared.measure_ain && !send(Event::Park) {
+                if shared.measure_ain && !out.send(Event::Park) {
                     break;
                 }
+                out.flush();
                 if !gate.wait_active(id) {
                     break;
                 }
-                if shared.measure_ain && !send(Event::Resume(params.seq())) {
+                if shared.measure_ain && !out.send(Event::Resume(params.seq())) {
                     break;
                 }
             }
         }
         if !me.next_batch() {
             // The data is used up for everybody: stop the run (and wake parked workers).
-            shared.stop.store(true, Relaxed);
+            shared.stop_for(StopReason::Budget);
             break;
         }
         let (loss, seq) = w.read(|theta, seq| {
             if shared.measure_ain {
                 // Reported before computing, so it precedes this worker's submission.
-                send(Event::View(seq));
+                out.send(Event::View(seq));
             }
             (me.gradient(theta), seq)
         });
@@ -161,7 +198,7 @@ fn async_worker<S: SharedParams>(
             shared.staleness.record(u.staleness);
         }
         shared.attempts.record(u64::from(u.attempts));
-        if !send(Event::Update {
+        if !out.send(Event::Update {
             loss,
             applied: u.applied,
             dropped: u.dropped,
@@ -170,15 +207,16 @@ fn async_worker<S: SharedParams>(
             break;
         }
     }
-    me.into_stats()
+    out.flush();
+    me.finish(start.clock.seconds() - began, out.blocked)
 }
 
 fn run_async<S: SharedParams>(shared: &Shared, params: &S, coord: &mut Coordinator) -> Executed {
-    let start = Barrier::new(shared.cfg.threads + 1);
+    let start = Start::new(shared.cfg.threads);
     let stats = run_workers(
         shared,
         &start,
-        &|id, tx| async_worker(shared, params, &start, id, tx),
+        &|id, out| async_worker(shared, params, &start, id, out),
         &|out| params.snapshot(out),
         coord,
     );
@@ -189,6 +227,7 @@ fn run_async<S: SharedParams>(shared: &Shared, params: &S, coord: &mut Coordinat
         vectors: params.vectors(),
         theta,
         seq,
+        executor: "threads",
     }
 }
 
@@ -221,24 +260,28 @@ impl SyncState {
 fn sync_worker(
     shared: &Shared,
     st: &SyncState,
-    start: &Barrier,
+    start: &Start,
     id: usize,
-    tx: Option<SyncSender<Rec>>,
+    out: Outbox,
 ) -> WorkerStats {
     pin(shared.cfg, id);
     let (b, m) = (shared.cfg.batch, shared.cfg.threads);
     let mut me = Worker::new(shared);
+    // Only the leader reports (one update per step).
+    let mut out = (id == 0).then_some(out);
     let mut local = vec![0.0f32; shared.net.num_params()];
     let mut cache = nn::EpochCache::default();
     let mut claim = Vec::with_capacity(m * b);
     let leader_claims = |cache: &mut nn::EpochCache, claim: &mut Vec<u32>| {
-        let ok = !shared.stopping() && shared.cursor.claim(m * b, cache, claim).is_some();
+        let ok = !shared.stop_due(start.clock.seconds())
+            && shared.cursor.claim(m * b, cache, claim).is_some();
         if ok {
             st.indices.lock().expect("indices").clone_from(claim);
         }
         st.running.store(ok, Release);
     };
     start.wait();
+    let began = start.clock.seconds();
     if id == 0 {
         leader_claims(&mut cache, &mut claim);
     }
@@ -284,26 +327,25 @@ fn sync_worker(
                 ));
             }
             me.record_update_time(t1.elapsed());
-            if let Some(tx) = &tx {
+            if let Some(out) = &mut out {
                 let event = Event::Update {
                     loss,
                     applied,
                     dropped: false,
                     ain: None,
                 };
-                let rec = Rec {
-                    at: Instant::now(),
-                    worker: 0,
-                    event,
-                };
-                if tx.send(rec).is_err() {
-                    shared.stop.store(true, Relaxed);
+                if !out.send(event) {
+                    shared.stop_for(StopReason::Interrupt);
                 }
             }
             leader_claims(&mut cache, &mut claim);
         }
     }
-    me.into_stats()
+    let blocked = out.as_mut().map_or(Duration::ZERO, |o| {
+        o.flush();
+        o.blocked
+    });
+    me.finish(start.clock.seconds() - began, blocked)
 }
 
 fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Executed {
@@ -318,13 +360,12 @@ fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Execut
         step_done: Barrier::new(m),
         seq: AtomicU64::new(0),
     };
-    let start = Barrier::new(m + 1);
-    // Only the leader reports updates; the other workers' senders are dropped at once.
+    let start = Start::new(m);
     let st = &st;
     let stats = run_workers(
         shared,
         &start,
-        &|id, tx| sync_worker(shared, st, &start, id, (id == 0).then_some(tx)),
+        &|id, out| sync_worker(shared, st, &start, id, out),
         &|out| st.snapshot(out),
         coord,
     );
@@ -335,5 +376,6 @@ fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Execut
         vectors: st.vectors(),
         theta,
         seq,
+        executor: "threads",
     }
 }

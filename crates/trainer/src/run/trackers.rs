@@ -72,27 +72,34 @@ impl TrailingLoss {
 }
 
 /// When to evaluate a snapshot of θ: every `eval_every` seconds, or `eval_points` times spread
-/// over the run's expected updates (0: only at the start and the end).
+/// over the run's budget, whichever of the epoch budget (in updates) and the time limit binds
+/// first (0 points: only at the start and the end).
 pub(crate) struct EvalSchedule {
     every_seconds: f64,
     next_seconds: f64,
-    step: u64,
-    next_update: u64,
+    points: usize,
+    expected_updates: f64,
+    max_seconds: Option<f64>,
+    next_point: usize,
 }
 
 impl EvalSchedule {
     pub fn new(cfg: &Config, expected_updates: f64) -> Self {
-        let step = if cfg.eval_points > 0 {
-            ((expected_updates / cfg.eval_points as f64) as u64).max(1)
-        } else {
-            u64::MAX
-        };
         EvalSchedule {
             every_seconds: cfg.eval_every,
             next_seconds: cfg.eval_every,
-            step,
-            next_update: step,
+            points: cfg.eval_points,
+            expected_updates,
+            max_seconds: cfg.max_seconds,
+            next_point: 1,
         }
+    }
+
+    /// The fraction of the budget spent after `updates` calls at `seconds`.
+    fn progress(&self, seconds: f64, updates: u64) -> f64 {
+        let by_updates = updates as f64 / self.expected_updates;
+        let by_time = self.max_seconds.map_or(0.0, |l| seconds / l);
+        by_updates.max(by_time)
     }
 
     /// Whether an evaluation is due at `seconds` after `updates` update calls.
@@ -100,16 +107,17 @@ impl EvalSchedule {
         if self.every_seconds > 0.0 {
             seconds >= self.next_seconds
         } else {
-            updates >= self.next_update
+            self.points > 0
+                && self.next_point < self.points
+                && self.progress(seconds, updates) * self.points as f64 >= self.next_point as f64
         }
     }
 
-    /// An evaluation started after `updates` calls; the next one by updates is the next multiple
-    /// of the step past them.
-    pub fn started(&mut self, updates: u64) {
-        while self.next_update <= updates {
-            self.next_update = self.next_update.saturating_add(self.step);
-        }
+    /// An evaluation started at `seconds` after `updates` calls; the next one by progress is
+    /// the next point past where the run is now (points already passed are skipped).
+    pub fn started(&mut self, seconds: f64, updates: u64) {
+        let at = (self.progress(seconds, updates) * self.points as f64).floor() as usize;
+        self.next_point = self.next_point.max(at + 1);
     }
 
     /// An evaluation ended at `seconds`; the next one by time is a period later.

@@ -48,6 +48,10 @@ pub(crate) struct WorkerStats {
     pub tc_ms: Vec<f64>,
     /// T_u, microseconds.
     pub tu_us: Vec<f64>,
+    /// Seconds from the worker's release to its end.
+    pub active_s: f64,
+    /// Seconds it waited to hand events to the coordinator.
+    pub blocked_s: f64,
 }
 
 /// One worker's working memory and per-update computation.
@@ -151,10 +155,14 @@ impl<'s, 'a> Worker<'s, 'a> {
         self.tu.push(tu.as_secs_f64() * 1e6);
     }
 
-    pub fn into_stats(self) -> WorkerStats {
+    /// The worker's samples, after `active` seconds of which it spent `blocked` handing events
+    /// over.
+    pub fn finish(self, active: f64, blocked: std::time::Duration) -> WorkerStats {
         WorkerStats {
             tc_ms: self.tc.into_vec(),
             tu_us: self.tu.into_vec(),
+            active_s: active,
+            blocked_s: blocked.as_secs_f64(),
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The command line: every option, its help text, and the one conversion into a
-//! [`trainer::Config`] (presets first, explicit options over them).
+//! The command line: every option with its help text, and the one conversion into a
+//! [`trainer::Config`]. Options that describe the run are `ConfigArgs`, named as the `Config`
+//! fields they set (`--eta-cap` sets `eta_cap`); they are serialised as a partial JSON object and
+//! laid over the preset's configuration, which serde then checks field by field, so no field is
+//! copied by hand.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nn::{Arch, Init, Scale, Shuffle};
-use pvec::Persistence;
+use serde::Serialize;
 use std::path::PathBuf;
-use trainer::{Algorithm, Config, EpsBy, PolicyKind};
+use trainer::{Algorithm, Config, EpsBy, InitKind, PolicyKind};
 
-/// A value parser for any `FromStr` word of the library (`--algorithm`, `--policy`, `--eps-by`).
+/// A value parser for any `FromStr` word of the library (`--algorithm`, `--policy`, …).
 pub fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
 }
@@ -16,26 +18,21 @@ pub fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
 /// (`--eta-cap`).
 pub fn flagify(message: &str) -> String {
     let mut out = String::new();
-    let mut parts = message.split('`');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    let rest: Vec<&str> = parts.collect();
-    for (i, p) in rest.iter().enumerate() {
-        let field = i % 2 == 0 && i + 1 < rest.len();
-        if field
-            && !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
+    for (i, part) in message.split('`').enumerate() {
+        let field = i % 2 == 1
+            && !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if field {
             out.push_str("--");
-            out.push_str(&p.replace('_', "-"));
-        } else if field {
+            out.push_str(&part.replace('_', "-"));
+        } else if i % 2 == 1 {
             out.push('`');
-            out.push_str(p);
+            out.push_str(part);
             out.push('`');
         } else {
-            out.push_str(p);
+            out.push_str(part);
         }
     }
     out
@@ -54,25 +51,10 @@ pub enum Preset {
     /// Our defaults: inputs in [0, 1], He initialisation, reshuffled epochs, η = 0.05, ε judged
     /// on an evaluation subset 40 times per run.
     Default,
-    /// The thesis' code: raw 0–255 pixels, weights and biases N(0, 0.01²), one shuffle then
+    /// The thesis' C++ code: raw 0–255 pixels, weights and biases N(0, 0.01²), one shuffle then
     /// batches in order, plain SGD, η = 0.005, ε judged by the trailing mean of 10 mini-batch
     /// losses against the whole training set's initial loss, no periodic evaluation.
     Thesis,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum InitArg {
-    He,
-    Glorot,
-    /// N(0, 0.01²) for weights and biases (Alg. B.1).
-    Normal,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ShuffleArg {
-    EveryEpoch,
-    Once,
-    Never,
 }
 
 /// Train a network with parallel SGD on real data and report what the thesis measures.
@@ -80,11 +62,14 @@ pub enum ShuffleArg {
 /// Examples:
 ///   trainer                                        # Leashed-SGD, 2 threads, MLP 3x128, bundled MNIST
 ///   trainer --algorithm hogwild --threads 4 --policy tail --json out/hog.json --plot out/hog
-///   trainer --preset thesis --arch cnn --batch 512 --algorithm seq --threads 1 --eps 0.5 --stop-at-eps
+///   trainer --preset thesis --arch cnn --batch 512 --algorithm seq --eps 0.5 --stop-at-eps
 ///   trainer --data ~/fashion-mnist --arch lenet5 --max-seconds 60
 ///   trainer --elastic --threads 8 --algorithm hogwild --plot out/elastic    # ELAsyncSGD, M = 8
 ///   trainer --data ~/cifar-10-batches-bin --format cifar10 --arch cifar-cnn --batch 16
 ///   trainer stepsize show --policy tail --histogram staleness.json
+///
+/// Signals: SIGINT (Ctrl-C) or SIGTERM stops the run within one gradient and writes its report
+/// (outcome `interrupted`, exit 130 / 143); a second signal exits at once.
 #[derive(Parser, Debug)]
 #[command(
     version,
@@ -102,260 +87,283 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Step-size policies (the `stepsize` crate).
-    Stepsize(trainer_cli::StepsizeArgs),
+    Stepsize(Box<StepsizeArgs>),
     /// Staleness models (the `staleness` crate).
-    Staleness(trainer_cli::StalenessArgs),
+    Staleness(StalenessArgs),
 }
 
+/// What a training run reads and writes, and the run itself.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Settings bundle; explicit options override it.
     #[arg(long, value_enum, default_value = "default")]
     pub preset: Preset,
-    /// Parallel SGD algorithm: seq, sync, async, hogwild, leashed.
-    #[arg(long, default_value = "leashed", value_parser = parse::<Algorithm>)]
-    pub algorithm: Algorithm,
-    /// Worker threads m (seq: 1); with --elastic, the most workers M (alias --max-threads).
-    #[arg(long, alias = "max-threads")]
-    pub threads: Option<usize>,
-    /// Architecture: mlp (3x128), mlp:LxU, cnn (Table B.2), lenet (no 84 layer), lenet5, cifar-cnn.
-    #[arg(long, default_value = "mlp")]
-    pub arch: Arch,
     /// Data directory (default: the repository's bundled MNIST).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Format of --data.
     #[arg(long, value_enum, default_value = "idx")]
     pub format: Format,
-    /// Mini-batch size b.
-    #[arg(long)]
-    pub batch: Option<usize>,
-    /// Base step size η0.
-    #[arg(long)]
-    pub eta: Option<f64>,
-    /// Momentum μ (per worker); 0 = plain SGD.
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Step-size policy η(τ): constant, inverse, fleet, tail, tail-thesis, tail-code, mts-geom,
-    /// mts-cmp, mts-poisson.
-    #[arg(long, default_value = "constant", value_parser = parse::<PolicyKind>)]
-    pub policy: PolicyKind,
-    /// TAIL-τ amplitude A in [0, 1].
-    #[arg(long, default_value_t = 1.0)]
-    pub amplitude: f64,
-    /// MindTheStep (mts-geom): desired implicit momentum μ* (A.11).
-    #[arg(long, default_value_t = 0.0)]
-    pub mts_momentum: f64,
-    /// MindTheStep (mts-poisson): momentum K (A.18).
-    #[arg(long, default_value_t = 1.0)]
-    pub mts_k: f64,
-    /// Rescale the policy so that E[η] = η0 over the observed staleness.
-    #[arg(long)]
-    pub mean_preserving: bool,
-    /// Cap η ≤ CAP·η0.
-    #[arg(long)]
-    pub eta_cap: Option<f64>,
-    /// Drop updates with staleness above this.
-    #[arg(long)]
-    pub drop_above: Option<u64>,
-    /// Leashed-SGD persistence bound T_p: a number or `inf`.
-    #[arg(long, default_value = "inf")]
-    pub persistence: Persistence,
-    /// Passes over the training data (all workers together).
-    #[arg(long)]
-    pub epochs: Option<f64>,
-    /// Wall-clock limit in seconds.
-    #[arg(long)]
-    pub max_seconds: Option<f64>,
-    /// ε targets, fractions of the initial loss (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub eps: Option<Vec<f64>>,
-    /// How ε-convergence is judged: eval (the evaluation subset) or minibatch (trailing 10).
-    #[arg(long, value_parser = parse::<EpsBy>)]
-    pub eps_by: Option<EpsBy>,
-    /// Stop when the smallest ε target is reached.
-    #[arg(long)]
-    pub stop_at_eps: bool,
-    /// Seed for initialisation and sampling (one thread replays bit for bit).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Initialisation.
-    #[arg(long, value_enum)]
-    pub init: Option<InitArg>,
-    /// Train on raw 0–255 pixels.
+    /// Train on raw 0–255 pixels (same as --scale raw).
     #[arg(long)]
     pub raw_pixels: bool,
-    /// Sample order.
-    #[arg(long, value_enum)]
-    pub shuffle: Option<ShuffleArg>,
-    /// Seconds between evaluations of a θ snapshot (default: by progress, see --eval-points).
-    #[arg(long)]
-    pub eval_every: Option<f64>,
-    /// Evaluations spread evenly over the run's updates (0: only at start and end).
-    #[arg(long)]
-    pub eval_points: Option<usize>,
-    /// Training samples in the fixed evaluation subset.
-    #[arg(long, default_value_t = 10_000)]
-    pub eval_subset: usize,
-    /// Pin worker i to core i mod cores.
-    #[arg(long)]
-    pub pin: bool,
-    /// ELAsyncSGD: --threads is the most workers M; the regulator (Alg. D.3–D.4) sets how many run.
-    #[arg(long)]
-    pub elastic: bool,
-    /// ELAsyncSGD execution phase: I_P·m_E updates.
-    #[arg(long, default_value_t = 100)]
-    pub elastic_ip: u64,
-    /// ELAsyncSGD probe of one level m: D_P·m updates.
-    #[arg(long, default_value_t = 10)]
-    pub elastic_dp: u64,
-    /// ELAsyncSGD probing window ±W_P.
-    #[arg(long, default_value_t = 1)]
-    pub elastic_wp: usize,
-    /// ELAsyncSGD starting level (default M/2).
-    #[arg(long)]
-    pub elastic_initial: Option<usize>,
-    /// Measure the asynchrony-induced noise ‖ξ‖ exactly (always on with --elastic).
-    #[arg(long)]
-    pub ain: bool,
-    /// Write the JSON report here (atomically).
+    /// Write the JSON report here (atomically; checked before training starts).
     #[arg(long, default_value = "out/trainer-report.json")]
     pub json: PathBuf,
-    /// Also write PNG and SVG plots into this directory.
+    /// Also write PNG and SVG plots into this directory (checked before training starts).
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
-pub mod trainer_cli {
-    //! `trainer stepsize show`.
-    use clap::Args;
-    use std::path::PathBuf;
+/// Options that set `trainer::Config` fields of the same names. Unset ones keep the preset's
+/// value; the defaults shown are `--preset default`'s.
+#[derive(Args, Debug, Default, Serialize)]
+pub struct ConfigArgs {
+    /// Parallel SGD algorithm: seq, sync, async, hogwild, leashed [default: leashed].
+    #[arg(long, value_parser = parse::<Algorithm>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    /// Workers m [default: 2; seq: 1]; with --elastic, the most workers M (alias --max-threads).
+    #[arg(long, alias = "max-threads")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Architecture: mlp (3x128), mlp:LxU, cnn (Table B.2), lenet (no 84 layer), lenet5,
+    /// cifar-cnn [default: mlp].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Mini-batch size b [default: 64].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    /// Base step size η0 [default: 0.05; thesis preset: 0.005].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta: Option<f64>,
+    /// Momentum μ (per worker); 0 = plain SGD [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// Step-size policy η(τ): constant, inverse, fleet, tail, tail_thesis, tail_code, mts_geom,
+    /// mts_cmp (needs --eta-cap), mts_poisson [default: constant].
+    #[arg(long, value_parser = parse::<PolicyKind>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyKind>,
+    /// TAIL-τ amplitude A in [0, 1] [default: 1].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amplitude: Option<f64>,
+    /// MindTheStep (mts_geom, required there): desired implicit momentum μ* in [0, 1) (A.11).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mts_momentum: Option<f64>,
+    /// MindTheStep (mts_poisson, required there): momentum K (A.18), in units of η.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mts_k: Option<f64>,
+    /// Rescale the policy so that E[η] = η0 over the observed staleness.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mean_preserving: bool,
+    /// Cap η ≤ CAP·η0 [default: none].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_cap: Option<f64>,
+    /// Drop updates with staleness above this [default: none].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop_above: Option<u64>,
+    /// Leashed-SGD persistence bound T_p: a number or `inf` [default: inf].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<String>,
+    /// Passes over the training data, all workers together: the run's budget [default: 3].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<f64>,
+    /// Wall-clock limit in seconds, a safety cap [default: none].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_seconds: Option<f64>,
+    /// ε targets, fractions of the initial loss, comma-separated [default:
+    /// 0.5,0.25,0.1,0.05,0.025].
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<Vec<f64>>,
+    /// How ε is judged: eval (the evaluation subset) or minibatch (trailing mean of 10)
+    /// [default: eval; thesis preset: minibatch].
+    #[arg(long, value_parser = parse::<EpsBy>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps_by: Option<EpsBy>,
+    /// Stop when the smallest ε target is reached.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stop_at_eps: bool,
+    /// Seed for initialisation and sampling (one worker replays bit for bit) [default: 1].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Initialisation: he, glorot, normal (N(0, --init-std²) for weights and biases, Alg. B.1)
+    /// [default: he; thesis preset: normal].
+    #[arg(long, value_parser = parse::<InitKind>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitKind>,
+    /// Standard deviation of --init normal [default: 0.01].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_std: Option<f64>,
+    /// Pixels: unit (x/255) or raw (0–255) [default: unit; thesis preset: raw].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<String>,
+    /// Sample order: every_epoch, once, never [default: every_epoch; thesis preset: once].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shuffle: Option<String>,
+    /// Seconds between evaluations of a θ snapshot [default: 0, by progress: --eval-points].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<f64>,
+    /// Evaluations spread evenly over the run's budget (0: only at start and end) [default: 40;
+    /// thesis preset: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_points: Option<usize>,
+    /// Training samples in the fixed evaluation subset [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_subset: Option<usize>,
+    /// Pin worker i to core i mod cores (alias --pin).
+    #[arg(long, alias = "pin")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pin_threads: bool,
+    /// Largest staleness with its own histogram bucket and step-size entry [default: 256].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tau_max: Option<usize>,
+    /// The run has diverged when its trailing loss passes this many times the initial loss
+    /// [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence_factor: Option<f64>,
+    /// ELAsyncSGD: --threads is the most workers M; the regulator (Alg. D.3–D.4) sets how many
+    /// run.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub elastic: bool,
+    /// ELAsyncSGD execution phase: I_P·m_E updates [default: 100].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic_ip: Option<u64>,
+    /// ELAsyncSGD probe of one level m: D_P·m updates [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic_dp: Option<u64>,
+    /// ELAsyncSGD probing window ±W_P [default: 1].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic_wp: Option<usize>,
+    /// ELAsyncSGD starting level [default: M/2].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic_initial: Option<usize>,
+    /// Measure the asynchrony-induced noise ‖ξ‖ exactly (always on with --elastic).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ain: bool,
+}
 
-    #[derive(Args, Debug)]
-    pub struct StepsizeArgs {
-        #[command(subcommand)]
-        pub cmd: StepsizeCmd,
-    }
-
-    #[derive(Args, Debug)]
-    pub struct StalenessArgs {
-        #[command(subcommand)]
-        pub cmd: StalenessCmd,
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    pub enum StalenessCmd {
-        /// Fit the Geometric, Uniform, Poisson and CMP models to a histogram (`{"counts": [...]}`
-        /// or a trainer report): by Bhattacharyya distance, by likelihood, and CMP under A.13.
-        /// Prints a table on a terminal, JSON otherwise (or with --json).
-        Fit {
-            file: PathBuf,
-            /// Workers m for the A.13 search λ^{1/ν} = m (default: the histogram's mode + 1).
-            #[arg(long)]
-            threads: Option<f64>,
-            /// Print JSON even on a terminal.
-            #[arg(long)]
-            json: bool,
-        },
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    pub enum StepsizeCmd {
-        /// Print η(τ)/η0 for τ = 0..τ_max and E[η]/η0 over a histogram, as JSON.
-        Show {
-            #[arg(long, default_value = "tail", value_parser = super::parse::<trainer::PolicyKind>)]
-            policy: trainer::PolicyKind,
-            #[arg(long, default_value_t = 1.0)]
-            amplitude: f64,
-            /// Threads m (FLeet's β uses τ_th = m + 1).
-            #[arg(long, default_value_t = 2)]
-            threads: usize,
-            /// `{"counts": [...]}` or a trainer JSON report.
-            #[arg(long)]
-            histogram: Option<PathBuf>,
-            #[arg(long)]
-            mean_preserving: bool,
-            #[arg(long, default_value_t = 16)]
-            tau_max: usize,
-        },
+impl ConfigArgs {
+    /// `base` with these options laid over it, checked.
+    pub fn apply(&self, mut base: Config) -> Result<Config, String> {
+        if self.threads.is_none() && self.algorithm == Some(Algorithm::Seq) {
+            base.threads = 1;
+        }
+        let v = serde_json::to_value(&base).map_err(|e| e.to_string())?;
+        let over = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        let over = over.as_object().cloned().unwrap_or_default();
+        let with = |keys: &mut dyn Iterator<Item = (&String, &serde_json::Value)>| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                for (k, x) in keys {
+                    o.insert(k.clone(), x.clone());
+                }
+            }
+            serde_json::from_value::<Config>(v)
+        };
+        with(&mut over.iter()).map_err(|e| {
+            // Name the option serde could not take: JSON has no NaN (a given NaN reads as
+            // null), and serde's messages do not say which field they are about.
+            for (k, x) in &over {
+                if x.is_null() {
+                    return format!("`{k}` must be a finite number");
+                }
+                if let Err(e) = with(&mut std::iter::once((k, x))) {
+                    return format!("`{k}`: {e}");
+                }
+            }
+            e.to_string()
+        })
     }
 }
 
-/// The run these options describe.
-pub fn build_config(a: &TrainArgs) -> Config {
+/// The run these options describe: the preset's configuration, then the options over it.
+pub fn build_config(a: &TrainArgs) -> Result<Config, String> {
     let mut c = Config::default();
     if a.preset == Preset::Thesis {
         c.apply_thesis_preset();
     }
-    c.algorithm = a.algorithm;
-    c.threads = a.threads.unwrap_or(if a.algorithm == Algorithm::Seq {
-        1
-    } else {
-        c.threads
-    });
-    c.arch = a.arch;
-    if let Some(v) = a.batch {
-        c.batch = v;
-    }
-    if let Some(v) = a.eta {
-        c.eta = v;
-    }
-    if let Some(v) = a.momentum {
-        c.momentum = v;
-    }
-    c.policy = a.policy;
-    c.amplitude = a.amplitude;
-    c.mts_momentum = a.mts_momentum;
-    c.mts_k = a.mts_k;
-    c.mean_preserving = a.mean_preserving;
-    c.eta_cap = a.eta_cap;
-    c.drop_above = a.drop_above;
-    c.persistence = a.persistence;
-    if let Some(v) = a.epochs {
-        c.epochs = v;
-    }
-    c.max_seconds = a.max_seconds;
-    if let Some(v) = &a.eps {
-        c.eps = v.clone();
-    }
-    if let Some(v) = a.eps_by {
-        c.eps_by = v;
-    }
-    c.stop_at_eps = a.stop_at_eps;
-    c.seed = a.seed;
-    if let Some(i) = a.init {
-        c.init = match i {
-            InitArg::He => Init::He,
-            InitArg::Glorot => Init::Glorot,
-            InitArg::Normal => Init::THESIS,
-        };
-    }
     if a.raw_pixels {
-        c.scale = Scale::Raw;
+        c.scale = nn::Scale::Raw;
     }
-    if let Some(s) = a.shuffle {
-        c.shuffle = match s {
-            ShuffleArg::EveryEpoch => Shuffle::EveryEpoch,
-            ShuffleArg::Once => Shuffle::Once,
-            ShuffleArg::Never => Shuffle::Never,
-        };
-    }
-    if let Some(v) = a.eval_every {
-        c.eval_every = v;
-    }
-    if let Some(v) = a.eval_points {
-        c.eval_points = v;
-    }
-    c.eval_subset = a.eval_subset;
-    c.pin_threads = a.pin;
-    c.elastic = a.elastic;
-    c.elastic_ip = a.elastic_ip;
-    c.elastic_dp = a.elastic_dp;
-    c.elastic_wp = a.elastic_wp;
-    c.elastic_initial = a.elastic_initial;
-    c.ain = a.ain;
-    c
+    a.config.apply(c)
+}
+
+#[derive(Args, Debug)]
+pub struct StepsizeArgs {
+    #[command(subcommand)]
+    pub cmd: StepsizeCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StepsizeCmd {
+    /// Print η(τ)/η0 for τ = 0..τ_max and E[η]/η0 over a histogram, as JSON. The policy is built
+    /// from the same options, by the same code, as a training run's; --tau-max defaults to the
+    /// histogram's support (16 without one) and is at most 100000.
+    #[command(allow_negative_numbers = true)]
+    Show {
+        /// `{"counts": [...]}` or a trainer JSON report (instance-based policies need one).
+        #[arg(long)]
+        histogram: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct StalenessArgs {
+    #[command(subcommand)]
+    pub cmd: StalenessCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StalenessCmd {
+    /// Fit the Geometric, Uniform, Poisson and CMP models to a histogram (`{"counts": [...]}` or
+    /// a trainer report): by Bhattacharyya distance, by likelihood, and CMP under A.13. Prints a
+    /// table on a terminal, JSON otherwise (or with --json).
+    Fit {
+        /// The histogram file.
+        file: PathBuf,
+        /// Workers m for the A.13 search λ^{1/ν} = m (default: the histogram's mode + 1).
+        #[arg(long)]
+        threads: Option<f64>,
+        /// Print JSON even on a terminal.
+        #[arg(long)]
+        json: bool,
+    },
 }

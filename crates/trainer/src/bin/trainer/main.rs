@@ -6,7 +6,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nn::data;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use trainer::report::write_json_atomic;
 use trainer::{Job, Outcome};
 
@@ -28,6 +27,7 @@ mod macros {
 
 mod args;
 mod progress;
+mod signals;
 mod summary;
 mod tools;
 
@@ -51,10 +51,14 @@ fn main() -> ExitCode {
 }
 
 fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let config = args::build_config(a);
+    signals::install()?;
+    let config = args::build_config(a)?;
     config.validate()?;
-    if a.json.is_dir() {
-        return Err(format!("--json {} is a directory", a.json.display()).into());
+    // Every output is checked (created and writable) before anything is loaded or trained.
+    trainer::report::probe_writable(&a.json)
+        .map_err(|e| format!("--json {}: {e}", a.json.display()))?;
+    if let Some(d) = &a.plot {
+        trainer::report::probe_dir(d).map_err(|e| format!("--plot {}: {e}", d.display()))?;
     }
     let dir = a.data.clone().unwrap_or_else(data::bundled_mnist_dir);
     let (train, test) = match a.format {
@@ -63,29 +67,29 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let net = config.arch.build(train.shape, train.classes)?;
     trainer::check_compatible(&net, &train, config.batch)?;
-    // Create the output directory now, so a bad path fails before training, not after.
-    if let Some(parent) = a.json.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    static INTERRUPT: AtomicBool = AtomicBool::new(false);
-    ctrlc::set_handler(|| INTERRUPT.store(true, Ordering::Relaxed))
-        .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    // Before θ is allocated: refuse what does not fit this machine's memory.
+    trainer::check_memory(&config, &net, &train, &test)?;
     let terminal = std::io::stderr().is_terminal();
     if !a.quiet {
+        let limit = config
+            .max_seconds
+            .map(|s| format!(", at most {s} s"))
+            .unwrap_or_default();
         eprintln!(
-            "trainer: {} with m = {}, {} (d = {}), b = {}, η0 = {}, policy {:?}, {} epochs on {} ({} train / {} test)",
+            "trainer: {} with m = {}, {} (d = {}), b = {}, η0 = {}, policy {}, {} epochs{limit} on {} ({} train / {} test); kernels: {} on {}",
             config.algorithm,
             config.threads,
             config.arch,
             net.num_params(),
             config.batch,
             config.eta,
-            config.policy,
+            config.policy.name(),
             config.epochs,
             dir.display(),
             train.len(),
-            test.len()
+            test.len(),
+            net.isa(),
+            nn::cpu_model(),
         );
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -118,9 +122,9 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         test: &test,
         source: dir.display().to_string(),
         command: std::env::args().collect(),
-        interrupt: &INTERRUPT,
+        interrupt: &signals::INTERRUPT,
     };
-    let theta0 = net.init_params(config.init, config.seed);
+    let theta0 = net.init_params(config.init(), config.seed);
     let report = trainer::train(&job, theta0, &mut display)?;
     if let Some(bar) = &display.bar {
         bar.finish_and_clear();
@@ -134,8 +138,8 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     summary::print_summary(&report, &a.json, &plots);
     Ok(match report.outcome {
-        Outcome::Completed | Outcome::Converged | Outcome::Diverged => ExitCode::SUCCESS,
-        Outcome::Crashed => ExitCode::from(1),
-        Outcome::Interrupted => ExitCode::from(130),
+        Outcome::Completed | Outcome::Converged | Outcome::NotConverged => ExitCode::SUCCESS,
+        Outcome::Diverged => ExitCode::from(1),
+        Outcome::Interrupted => ExitCode::from(signals::exit_code()),
     })
 }

@@ -6,9 +6,10 @@ use trainer::report::Report;
 pub fn print_summary(r: &Report, json: &Path, plots: &[PathBuf]) {
     let f = &r.final_eval;
     out!(
-        "outcome          {:?}{}",
-        r.outcome,
-        r.crash
+        "outcome          {} (stopped by {:?}){}",
+        r.outcome.name(),
+        r.stopped_by,
+        r.failure
             .as_ref()
             .map(|c| format!(" ({c})"))
             .unwrap_or_default()
@@ -33,11 +34,12 @@ pub fn print_summary(r: &Report, json: &Path, plots: &[PathBuf]) {
         r.attempts.mean
     );
     out!(
-        "T_c / T_u        {:.3} ms / {:.1} µs (medians) · dropped {} · not published {}",
+        "T_c / T_u        {:.3} ms / {:.1} µs (medians) · dropped {} · not published {} · hand-off wait {:.3}% of worker time",
         r.tc_ms.p50,
         r.tu_us.p50,
         r.updates.dropped,
-        r.updates.not_published
+        r.updates.not_published,
+        100.0 * r.handoff.blocked_fraction
     );
     out!(
         "memory           peak live vectors {} × {} KiB · peak RSS {}",

@@ -1,61 +1,65 @@
 //! `trainer stepsize …` and `trainer staleness …`: the step-size and staleness crates from the
 //! command line.
 
+use crate::args::{StalenessArgs, StalenessCmd, StepsizeArgs, StepsizeCmd};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use trainer::Config;
 
-pub fn stepsize_cmd(
-    s: &crate::args::trainer_cli::StepsizeArgs,
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let crate::args::trainer_cli::StepsizeCmd::Show {
-        policy,
-        amplitude,
-        threads,
-        histogram,
-        mean_preserving,
-        tau_max,
-    } = &s.cmd;
-    let config = Config {
-        policy: *policy,
-        amplitude: *amplitude,
-        threads: *threads,
-        ..Config::default()
-    };
-    if !(0.0..=1.0).contains(amplitude) {
-        return Err(format!("--amplitude must be in [0, 1], got {amplitude}").into());
-    }
+/// The longest table `stepsize show` prints.
+const SHOW_TAU_MAX: usize = 100_000;
+
+pub fn stepsize_cmd(s: &StepsizeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let StepsizeCmd::Show { histogram, config } = &s.cmd;
     let counts = match histogram {
         Some(p) => Some(read_histogram(p)?),
         None => None,
     };
-    let p = config.step_policy();
-    if p.is_instance_based() && counts.is_none() {
-        return Err(
-            format!("--policy {policy:?} is instance-based: it needs --histogram FILE").into(),
-        );
+    let mut c = config.apply(Config::default())?;
+    if config.tau_max.is_none() {
+        // The histogram's support: every observed τ gets its own entry.
+        c.tau_max = counts.as_ref().map_or(16, |h| {
+            h.counts()
+                .iter()
+                .rposition(|&x| x > 0)
+                .map_or(16, |i| i.max(1))
+                + usize::from(h.overflow() > 0)
+        });
     }
-    let opts = stepsize::Options {
-        mean_preserving: *mean_preserving,
-        ..Default::default()
-    };
-    let a = stepsize::Adaptive::new(p, 1.0, opts, *tau_max);
-    if let Some(c) = &counts {
-        a.refresh(c);
+    if c.tau_max > SHOW_TAU_MAX {
+        return Err(format!(
+            "--tau-max {} is more than the {SHOW_TAU_MAX} entries `stepsize show` prints",
+            c.tau_max
+        )
+        .into());
+    }
+    // The one code path training uses: the same checks, the same table.
+    c.validate()?;
+    let a = c.adaptive()?;
+    let p = a.policy();
+    if p.is_instance_based() && counts.is_none() {
+        return Err(format!(
+            "--policy {} is instance-based: it needs --histogram FILE",
+            c.policy.name()
+        )
+        .into());
+    }
+    if let Some(h) = &counts {
+        a.refresh(h);
     }
     let out = serde_json::json!({
-        "policy": format!("{p:?}"),
+        "policy": c.policy.name(),
+        "eta0": c.eta,
+        "tau_max": c.tau_max,
         "factors": a.factors_now(),
-        "mean_factor": counts.as_ref().map(|c| a.mean_factor(c)),
+        "mean_factor": counts.as_ref().map(|h| a.mean_factor(h)),
     });
     out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn staleness_cmd(
-    s: &crate::args::trainer_cli::StalenessArgs,
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let crate::args::trainer_cli::StalenessCmd::Fit {
+pub fn staleness_cmd(s: &StalenessArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let StalenessCmd::Fit {
         file,
         threads,
         json,
@@ -156,8 +160,10 @@ fn read_histogram(p: &std::path::Path) -> Result<staleness::Counts, String> {
     let counts: Option<Vec<u64>> = arr.iter().map(|x| x.as_u64()).collect();
     let counts =
         counts.ok_or_else(|| format!("{}: counts must be non-negative integers", p.display()))?;
-    if counts.iter().sum::<u64>() == 0 {
+    let counts =
+        staleness::Counts::try_from_counts(counts).map_err(|e| format!("{}: {e}", p.display()))?;
+    if counts.total() == 0 {
         return Err(format!("{}: the histogram is empty", p.display()));
     }
-    Ok(staleness::Counts::from_counts(counts))
+    Ok(counts)
 }
