@@ -44,7 +44,7 @@ pub mod plot;
 pub mod report;
 mod run;
 
-pub use config::{Algorithm, Config, EpsBy, InitKind, PolicyKind};
+pub use config::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind};
 pub use memory::{available_bytes, check_memory, estimate_bytes};
 pub use report::{Outcome, Report};
 pub use run::{train, Job, Observer, Progress, Quiet};

@@ -159,6 +159,47 @@ impl std::str::FromStr for EpsBy {
     }
 }
 
+/// Who runs the workers (the executor seam, `trainer::run`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// One OS thread per worker, in real time.
+    #[default]
+    Threads,
+    /// Virtual workers in virtual time on this thread: thesis-scale m on any machine.
+    Simulated,
+    /// A parameter server and worker processes over MPI (`mpirun`; the `mpi` feature).
+    Mpi,
+}
+
+impl ExecutorKind {
+    pub const ALL: [(ExecutorKind, &'static str); 3] = [
+        (ExecutorKind::Threads, "threads"),
+        (ExecutorKind::Simulated, "simulated"),
+        (ExecutorKind::Mpi, "mpi"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        ExecutorKind::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .expect("every executor is listed")
+    }
+}
+
+impl std::str::FromStr for ExecutorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = if s == "sim" { "simulated" } else { s };
+        ExecutorKind::ALL
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(k, _)| *k)
+            .ok_or_else(|| format!("unknown executor `{s}` (expected threads, simulated or mpi)"))
+    }
+}
+
 /// How θ0 is drawn (see [`nn::Init`]); `normal` uses `Config::init_std`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

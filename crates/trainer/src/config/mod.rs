@@ -11,7 +11,7 @@ mod kinds;
 mod validate;
 
 pub(crate) use kinds::words;
-pub use kinds::{Algorithm, EpsBy, InitKind, PolicyKind};
+pub use kinds::{Algorithm, EpsBy, ExecutorKind, InitKind, PolicyKind};
 
 use nn::{Arch, Init, Scale, Shuffle};
 use pvec::Persistence;
@@ -24,6 +24,8 @@ use stepsize::{CdfForm, Phi, Policy};
 pub struct Config {
     /// The parallel SGD algorithm (Table 1.3).
     pub algorithm: Algorithm,
+    /// Who runs the workers: `threads`, `simulated` (virtual time) or `mpi`.
+    pub executor: ExecutorKind,
     /// Workers m (seq: 1); with `elastic`, the most workers M.
     pub threads: usize,
     /// `mlp` (3×128), `mlp:LxU`, `cnn` (Table B.2), `lenet` (the thesis code's), `lenet5`,
@@ -111,6 +113,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             algorithm: Algorithm::Leashed,
+            executor: ExecutorKind::Threads,
             threads: 2,
             arch: Arch::Mlp {
                 hidden_layers: 3,

@@ -24,7 +24,7 @@ pub(crate) use context::Shared;
 pub(crate) use coordinator::Finished;
 pub(crate) use worker::WorkerStats;
 
-use crate::config::{Config, EpsBy};
+use crate::config::{Config, EpsBy, ExecutorKind};
 use crate::report::{EvalPoint, Report};
 use crate::TrainError;
 use coordinator::{Coordinator, Evaluator};
@@ -166,7 +166,15 @@ pub fn train(
         noise: NoiseStats::new(expected),
     });
     let mut coord = Coordinator::new(&shared, ev, initial_loss, start, observer, elastic);
-    let executed = threads::Threads.execute(&shared, init_theta, &mut coord);
+    let executed = match cfg.executor {
+        ExecutorKind::Threads => threads::Threads.execute(&shared, init_theta, &mut coord),
+        other => {
+            return Err(TrainError::Invalid(format!(
+                "`executor` {} is not built into this trainer",
+                other.name()
+            )))
+        }
+    };
     let finished = coord.finish(&executed.theta, executed.seq);
     Ok(Report::from_run(
         job,

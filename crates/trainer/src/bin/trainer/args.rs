@@ -7,7 +7,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
-use trainer::{Algorithm, Config, EpsBy, InitKind, PolicyKind};
+use trainer::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind};
 
 /// A value parser for any `FromStr` word of the library (`--algorithm`, `--policy`, …).
 pub fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
@@ -128,6 +128,11 @@ pub struct ConfigArgs {
     #[arg(long, value_parser = parse::<Algorithm>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<Algorithm>,
+    /// Who runs the workers: threads, simulated (alias sim; virtual time), mpi [default:
+    /// threads].
+    #[arg(long, value_parser = parse::<ExecutorKind>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorKind>,
     /// Workers m [default: 2; seq: 1]; with --elastic, the most workers M (alias --max-threads).
     #[arg(long, alias = "max-threads")]
     #[serde(skip_serializing_if = "Option::is_none")]
