@@ -27,7 +27,10 @@ pub struct PyAdaptive {
 #[pymethods]
 impl PyAdaptive {
     #[new]
-    #[pyo3(signature = (policy, eta0, *, tau_max = Tau(256), mean_preserving = false, cap = None, drop_above = None))]
+    #[pyo3(
+        signature = (policy, eta0, *, tau_max = Tau(256), mean_preserving = false, cap = None, drop_above = None),
+        text_signature = "(policy, eta0, *, tau_max=256, mean_preserving=False, cap=None, drop_above=None)"
+    )]
     fn new(
         policy: &PyPolicy,
         eta0: f64,

@@ -268,7 +268,10 @@ impl PyPolicy {
     /// The raw factors c(tau) = eta(tau)/eta0 for tau = 0..=tau_max, before the clamp to
     /// [0, cap], the cap and mean preservation that ``Adaptive`` applies. Instance-based
     /// policies read ``histogram`` (without one they give 1). Runs without the GIL.
-    #[pyo3(signature = (histogram = None, tau_max = Tau(256), eta0 = 1.0))]
+    #[pyo3(
+        signature = (histogram = None, tau_max = Tau(256), eta0 = 1.0),
+        text_signature = "(self, /, histogram=None, tau_max=256, eta0=1.0)"
+    )]
     fn factors<'py>(
         &self,
         py: Python<'py>,

@@ -91,7 +91,7 @@ def test_fit_objects_are_plain_dataclasses() -> None:
     assert g is not None and not g.is_interior
     assert g.at_bound == [staleness.AtBound("nu", "upper", 20.0)]
     a13 = staleness.fit(H, method="a13")
-    assert a13.method == "a13" and a13.m == float(staleness.Counts(H).mode() + 1)
+    assert a13 is not None and a13.method == "a13" and a13.m == float(staleness.Counts(H).mode() + 1)
 
 
 def test_tail_tau_exact_is_mean_preserving_and_priority_preserving() -> None:

@@ -55,11 +55,11 @@ def test_counts_from_bad_sequences() -> None:
     with pytest.raises(ValueError, match="one-dimensional, not 2-dimensional"):
         staleness.Counts(np.ones((2, 2), dtype=np.uint64))
     with pytest.raises(TypeError, match="expected a Histogram, Counts, or a sequence"):
-        staleness.Counts("123")
+        staleness.Counts("123")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not int"):
         staleness.Counts(5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        staleness.Counts([1.5, 2])
+        staleness.Counts([1.5, 2])  # type: ignore[list-item]
     # An overflowing total, through every entry point that takes a histogram.
     big = [2**64 - 1, 2**64 - 1, 5]
     msg = r"the histogram's total passes 2\^64 - 1 updates \(at tau = 1\)"
@@ -93,7 +93,7 @@ def test_fit_arguments() -> None:
     with pytest.raises(ValueError, match='family = "Poisson"'):
         staleness.fit_mle(H, "Poisson")
     with pytest.raises(ValueError, match="method = 'mle': must be one of"):
-        staleness.fit(H, method="mle")
+        staleness.fit(H, method="mle")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="the A.13 fit is of the CMP family only"):
         staleness.fit(H, "poisson", method="a13")
     for m in (0.0, -2.0, float("nan"), float("inf")):
@@ -152,7 +152,7 @@ def test_policy_arguments() -> None:
     with pytest.raises(ValueError, match="m = .*: must be at most"):
         stepsize.Policy.fleet_for_threads(2**64 - 1)
     with pytest.raises(TypeError):
-        stepsize.Adaptive(stepsize.Policy.constant(), 0.1, 8)  # type: ignore[misc]
+        stepsize.Adaptive(stepsize.Policy.constant(), 0.1, 8)  # type: ignore[call-arg]
 
 
 def test_refresher_arguments() -> None:

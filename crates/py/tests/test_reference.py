@@ -131,7 +131,8 @@ def test_fits(reference: Any, i: int) -> None:
         f = staleness.fit_mle(h, w["family"])
         assert f is not None and same(fit_dict(f), w)
     if want["cmp_a13"] is not None:
-        assert same(fit_dict(staleness.fit(h, method="a13")), want["cmp_a13"])
+        got = staleness.fit(h, method="a13")
+        assert got is not None and same(fit_dict(got), want["cmp_a13"])
 
 
 def test_fit_models_evaluate_like_their_params(reference: Any) -> None:
@@ -141,7 +142,7 @@ def test_fit_models_evaluate_like_their_params(reference: Any) -> None:
         p = f.params
         m = {
             "geometric": lambda: staleness.Model.geometric(p["p"]),
-            "uniform": lambda: staleness.Model.uniform(p["max"]),
+            "uniform": lambda: staleness.Model.uniform(int(p["max"])),
             "poisson": lambda: staleness.Model.poisson(p["lambda"]),
             "cmp": lambda: staleness.Model.cmp(p["lambda"], p["nu"]),
         }[f.family]()
@@ -181,7 +182,8 @@ def make_policy(spec: List[Any]) -> stepsize.Policy:
         kwargs["phi"] = stepsize.Phi.power(kwargs["phi"]["power"])
     if kwargs.get("lambda_nu") is not None:
         kwargs["lambda_nu"] = tuple(kwargs["lambda_nu"])
-    return getattr(stepsize.Policy, kind)(**kwargs)
+    policy: stepsize.Policy = getattr(stepsize.Policy, kind)(**kwargs)
+    return policy
 
 
 def make_adaptive(case: Dict[str, Any]) -> stepsize.Adaptive:

@@ -22,11 +22,11 @@ def test_record_from_many_threads_is_exact() -> None:
         for i in range(per):
             h.record((i + t) % 21)  # 17..20 overflow
 
-    ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    ts = [threading.Thread(target=work, args=(r,)) for r in range(threads)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
     c = h.snapshot()
     want = np.zeros(21, dtype=np.int64)
     for t in range(threads):
@@ -39,7 +39,8 @@ def test_record_from_many_threads_is_exact() -> None:
 def wide_histogram(n: int = 12_000) -> np.ndarray:
     """A hump over n buckets: the CMP fit's cost grows with the support."""
     k = np.arange(n)
-    return (1000 * np.exp(-0.5 * ((k - n / 2) / (n / 8)) ** 2)).astype(np.uint64) + 1
+    hump: np.ndarray = (1000 * np.exp(-0.5 * ((k - n / 2) / (n / 8)) ** 2)).astype(np.uint64)
+    return hump + 1
 
 
 def progress_during(

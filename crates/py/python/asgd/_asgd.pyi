@@ -3,12 +3,30 @@
 Import from :mod:`asgd.staleness` and :mod:`asgd.stepsize`, which re-export these.
 """
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
 
-_HistogramLike = Union["Histogram", "Counts", Sequence[int], npt.NDArray[np.integer[Any]]]
+_HistogramLike = Union["Histogram", "Counts", Iterable[int], npt.NDArray[np.integer[Any]]]
+
+__all__ = [
+    "Histogram",
+    "Counts",
+    "Model",
+    "_fit_bhattacharyya",
+    "_fit_mle",
+    "_fit_cmp_a13",
+    "_fit_families",
+    "_fit_all",
+    "bhattacharyya",
+    "Phi",
+    "Policy",
+    "Adaptive",
+    "Refresher",
+    "MAX_TAU_MAX",
+    "MAX_LEN",
+]
 
 #: The longest step-size table ``Adaptive`` accepts (``stepsize::MAX_TAU_MAX`` = 2^20).
 MAX_TAU_MAX: int
@@ -26,7 +44,7 @@ class Histogram:
     take ``snapshot()`` once.
     """
 
-    def __init__(self, tau_max: int) -> None:
+    def __new__(cls, tau_max: int) -> Histogram:
         """Buckets 0..=``tau_max`` (at most ``MAX_LEN - 2``) and an overflow bucket."""
     def record(self, tau: int) -> None:
         """Count one update of staleness ``tau`` (above tau_max: the overflow bucket).
@@ -64,7 +82,7 @@ class Counts:
     ``ValueError`` with ``staleness::CountsError``'s message.
     """
 
-    def __init__(self, counts: _HistogramLike) -> None: ...
+    def __new__(cls, counts: _HistogramLike) -> Counts: ...
     @staticmethod
     def from_samples(samples: Sequence[int]) -> Counts:
         """Counts of staleness samples, with buckets up to the largest sample."""
@@ -96,7 +114,7 @@ class Counts:
     def since(self, earlier: _HistogramLike) -> Counts:
         """The counts recorded after ``earlier`` was taken (a sliding window)."""
     def __len__(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Model:
@@ -130,7 +148,7 @@ class Model:
     def mean(self) -> float: ...
     def mode(self) -> int:
         """The most likely tau (the smallest on ties)."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 def _fit_bhattacharyya(histogram: _HistogramLike, family_name: str) -> Optional[Dict[str, Any]]: ...
 def _fit_mle(histogram: _HistogramLike, family_name: str) -> Optional[Dict[str, Any]]: ...
@@ -162,7 +180,7 @@ class Phi:
         """phi(x), x clamped to [0, 1]."""
     def integral(self, x: float) -> float:
         """The integral of phi over [0, x]."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Policy:
@@ -218,15 +236,15 @@ class Policy:
     ) -> npt.NDArray[np.float64]:
         """The raw factors for tau = 0..=tau_max, before Adaptive's clamp, cap and mean
         preservation (GIL released)."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Adaptive:
     """A policy made concrete (``stepsize::Adaptive``): eta0, the options
     (``stepsize::Options``) and the table eta(tau) for tau = 0..=tau_max."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         policy: Policy,
         eta0: float,
         *,
@@ -234,7 +252,7 @@ class Adaptive:
         mean_preserving: bool = False,
         cap: Optional[float] = None,
         drop_above: Optional[int] = None,
-    ) -> None:
+    ) -> Adaptive:
         """``ValueError`` (``stepsize::PolicyError``'s message) for eta0 or cap not finite and
         > 0, tau_max > 2^20, or an unbounded policy without ``cap``."""
     def eta(self, tau: int) -> Optional[float]:

@@ -17,7 +17,10 @@ Every function that takes a histogram accepts a :class:`Histogram` (snapshotted 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Union, overload
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 from ._asgd import Counts, Histogram, Model, bhattacharyya
 from . import _asgd
@@ -25,7 +28,7 @@ from . import _asgd
 if TYPE_CHECKING:
     import numpy as np
 
-    HistogramLike = Union[Histogram, Counts, Sequence[int], "np.ndarray"]
+    HistogramLike = Union[Histogram, Counts, Iterable[int], "np.ndarray[Any, Any]"]
 
 __all__ = [
     "AtBound",
@@ -155,6 +158,28 @@ def fit_all(histogram: "HistogramLike", m: Optional[float] = None) -> FitReport:
     )
 
 
+@overload
+def fit(
+    histogram: "HistogramLike",
+    family: str,
+    method: 'Literal["bhattacharyya", "likelihood", "a13"]' = ...,
+    m: Optional[float] = ...,
+) -> Optional[Fit]: ...
+@overload
+def fit(
+    histogram: "HistogramLike",
+    family: None = ...,
+    method: 'Literal["bhattacharyya", "likelihood"]' = ...,
+    m: Optional[float] = ...,
+) -> List[Fit]: ...
+@overload
+def fit(
+    histogram: "HistogramLike",
+    family: None = ...,
+    *,
+    method: 'Literal["a13"]',
+    m: Optional[float] = ...,
+) -> Optional[Fit]: ...
 def fit(
     histogram: "HistogramLike",
     family: Optional[str] = None,
