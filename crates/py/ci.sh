@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# CI for the `asgd` Python package (crates/py), from a clean clone, as root on Debian:
+#   1. fmt and clippy (-D warnings) of the crates/py workspace (the root workspace excludes it);
+#   2. the Rust reference values (`asgd-reference`, which calls the crates without PyO3);
+#   3. a fresh venv with maturin, numpy, pytest and mypy; the abi3 wheel built and installed into it;
+#   4. mypy: the .pyi stubs against the built module (stubtest), the package with --strict;
+#   5. the pytest suite against the installed wheel and the reference.
+# Exits non-zero on any failure. Needs cargo, python3 and network access to PyPI and crates.io.
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TERM_COLOR=never
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== crates/py: cargo fmt --check"
+cargo fmt --all -- --check
+echo "== crates/py: cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== crates/py: Rust reference values"
+cargo build --release --quiet -p asgd-reference
+./target/release/asgd-reference >"$tmp/reference.json"
+
+echo "== crates/py: fresh venv"
+if ! python3 -m venv "$tmp/venv" 2>"$tmp/venv.err"; then
+    # Debian ships venv (ensurepip) separately.
+    cat "$tmp/venv.err"
+    echo "python3 -m venv failed: installing python3-venv"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    rm -rf "$tmp/venv"
+    python3 -m venv "$tmp/venv"
+fi
+py="$tmp/venv/bin/python"
+"$py" -m pip install --quiet --disable-pip-version-check maturin numpy pytest mypy
+
+echo "== crates/py: build and install the wheel"
+"$tmp/venv/bin/maturin" build --release --quiet --interpreter "$py" --out "$tmp/wheels"
+"$py" -m pip install --quiet --disable-pip-version-check --no-deps "$tmp"/wheels/asgd-*.whl
+
+echo "== crates/py: type stubs match the module (mypy stubtest), package type-checks (mypy --strict)"
+(cd "$tmp" && "$py" -m mypy.stubtest asgd._asgd)
+"$py" -m mypy --strict --cache-dir "$tmp/mypy-cache" python/asgd
+
+echo "== crates/py: pytest"
+# From the tests' own directory, so `import asgd` is the installed wheel, not python/.
+cd tests
+ASGD_REFERENCE="$tmp/reference.json" "$py" -m pytest -q -p no:cacheprovider .
