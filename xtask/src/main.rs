@@ -13,6 +13,7 @@
 //! - `cargo xtask miri`: run `pvec`'s tests and `nn`'s packed-GEMM and direct-convolution tests (AVX-512 enabled)
 //!   under miri (nightly; installs the component if missing; exits 3 if it cannot, 1 if a test
 //!   fails).
+#![forbid(unsafe_code)]
 
 mod chart;
 mod criterion;

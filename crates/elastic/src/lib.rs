@@ -27,6 +27,7 @@
 //! }
 //! assert_eq!(reg.parallelism(), 3);
 //! ```
+#![forbid(unsafe_code)]
 
 mod accounting;
 mod ain;

@@ -34,6 +34,7 @@
 //! recent view keeps the snapshot it took last and uses [`Counts::since`] — the counts recorded
 //! in between — rather than the cumulative histogram. This keeps the recording path a single
 //! `fetch_add` (no decay arithmetic for workers) and leaves the window length to the consumer.
+#![forbid(unsafe_code)]
 
 pub mod contention;
 pub mod fit;

@@ -39,6 +39,7 @@
 //! let mean = 0.9 * fresh + 0.1 * stale;
 //! assert!((mean - 0.01).abs() < 1e-9); // mean-preserving, exactly
 //! ```
+#![forbid(unsafe_code)]
 
 mod adaptive;
 mod error;

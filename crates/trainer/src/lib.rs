@@ -36,6 +36,7 @@
 //! assert_eq!(report.staleness.total, report.updates.applied);
 //! assert!(report.final_eval.test_accuracy > 0.9);
 //! ```
+#![forbid(unsafe_code)]
 
 pub mod config;
 mod memory;

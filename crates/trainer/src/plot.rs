@@ -73,6 +73,15 @@ pub fn write_all(report: &Report, dir: &Path) -> PlotResult<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The time axis: the run's clock, virtual for a simulated run.
+fn seconds_label(r: &Report) -> &'static str {
+    if r.executor == "simulated" {
+        "virtual seconds"
+    } else {
+        "seconds since the workers started"
+    }
+}
+
 fn title(r: &Report) -> String {
     format!(
         "{} {} m={} b={} η={} {}",
@@ -81,7 +90,7 @@ fn title(r: &Report) -> String {
         r.config.threads,
         r.config.batch,
         r.config.eta,
-        r.step_size.policy.split_whitespace().next().unwrap_or("")
+        r.step_size.policy
     )
 }
 
@@ -171,7 +180,7 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..t_max, 0.0..xi_max)?;
     c.configure_mesh()
-        .x_desc("wall-clock seconds")
+        .x_desc(seconds_label(r))
         .y_desc("‖ξ‖")
         .draw()?;
     if let Some(a) = &r.ain {
@@ -206,7 +215,7 @@ where
         .build_cartesian_2d(0.0..t_max, 0.0..y_max.max(1e-3))?;
     chart
         .configure_mesh()
-        .x_desc("wall-clock seconds")
+        .x_desc(seconds_label(r))
         .y_desc("cross-entropy")
         .draw()?;
     if !r.minibatch_series.is_empty() {
@@ -227,7 +236,12 @@ where
         ))?
         .label("evaluation-set loss")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED));
-    for e in &r.eps {
+    // ε lines, labelled; labels of targets closer than a line of text apart go to the next
+    // column, so none overlaps.
+    let mut eps: Vec<_> = r.eps.iter().collect();
+    eps.sort_by(|a, b| b.threshold.total_cmp(&a.threshold));
+    let (mut column, mut last_y) = (0usize, f64::INFINITY);
+    for e in eps {
         let c = if e.seconds.is_some() {
             BLACK.mix(0.5)
         } else {
@@ -238,12 +252,18 @@ where
             c,
         ))?;
         let label = match e.seconds {
-            Some(s) => format!("ε={}% at {s:.2}s", e.fraction * 100.0),
-            None => format!("ε={}% not reached", e.fraction * 100.0),
+            Some(s) => format!("ε = {} % at {s:.2} s", e.fraction * 100.0),
+            None => format!("ε = {} % not reached", e.fraction * 100.0),
         };
+        column = if last_y - e.threshold < 0.045 * y_max {
+            (column + 1) % 3
+        } else {
+            0
+        };
+        last_y = e.threshold;
         chart.draw_series(std::iter::once(Text::new(
             label,
-            (t_max * 0.45, e.threshold),
+            (t_max * (0.3 + 0.22 * column as f64), e.threshold),
             ("sans-serif", 13),
         )))?;
     }

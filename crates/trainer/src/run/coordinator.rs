@@ -118,7 +118,7 @@ pub(crate) struct Coordinator<'s, 'a, 'o> {
     next_progress: f64,
     /// Samples per update call (b, or m·b for SYNC), for epochs at one instant.
     samples_per_call: f64,
-    m: Measured,
+    measured: Measured,
 }
 
 impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
@@ -152,7 +152,7 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             pending: None,
             next_progress: 0.2,
             samples_per_call: per_call as f64,
-            m: Measured {
+            measured: Measured {
                 series: vec![start],
                 minibatch: Vec::new(),
                 eps: Vec::new(),
@@ -209,7 +209,8 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             }
             if applied {
                 if let Some(reg) = el.regulator.as_mut() {
-                    if let Some(level) = reg.on_update(self.m.applied, f64::from(loss), secs) {
+                    if let Some(level) = reg.on_update(self.measured.applied, f64::from(loss), secs)
+                    {
                         if let Some(g) = &self.shared.gate {
                             g.set(level);
                         }
@@ -218,31 +219,31 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
                 }
             }
         }
-        let m = &mut self.m;
-        m.calls += 1;
-        m.applied += u64::from(applied);
-        m.dropped += u64::from(dropped);
+        let measured = &mut self.measured;
+        measured.calls += 1;
+        measured.applied += u64::from(applied);
+        measured.dropped += u64::from(dropped);
         self.trailing.push(loss);
         let trailing = self.trailing.mean();
-        self.minibatch.push(secs, m.calls, trailing);
+        self.minibatch.push(secs, measured.calls, trailing);
         let cfg = self.shared.cfg;
         if self.trailing.full() && trailing > cfg.divergence_factor * self.initial_loss {
             self.shared.crash(format!(
                 "the trailing mini-batch loss {trailing:.4} rose past {} × the initial loss \
                  {:.4} after {} updates",
-                cfg.divergence_factor, self.initial_loss, m.calls
+                cfg.divergence_factor, self.initial_loss, measured.calls
             ));
         }
         if cfg.eps_by == EpsBy::Minibatch
             && self.trailing.full()
-            && self.eps.reach(trailing, secs, m.calls)
+            && self.eps.reach(trailing, secs, measured.calls)
             && cfg.stop_at_eps
         {
             self.shared.stop_for(StopReason::Eps);
         }
         let staleness = &self.shared.staleness;
         self.refresher
-            .tick(&self.shared.policy, m.calls, secs, |c| {
+            .tick(&self.shared.policy, measured.calls, secs, |c| {
                 staleness.snapshot_into(c)
             });
     }
@@ -255,13 +256,13 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         if self.shared.stop_due(now) || disconnected {
             // The final evaluation follows at once; a piece under way is not worth finishing.
             self.pending = None;
-        } else if self.pending.is_none() && self.schedule.due(now, self.m.calls) {
-            self.schedule.started(now, self.m.calls);
+        } else if self.pending.is_none() && self.schedule.due(now, self.measured.calls) {
+            self.schedule.started(now, self.measured.calls);
             let seq = snapshot(&mut self.ev.theta);
             self.pending = Some(Pending {
                 seconds: now,
                 seq,
-                calls: self.m.calls,
+                calls: self.measured.calls,
                 ..Pending::default()
             });
         }
@@ -281,7 +282,7 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         // Time-based refreshes happen here too, while no update arrives.
         let staleness = &self.shared.staleness;
         self.refresher
-            .tick(&self.shared.policy, self.m.calls, now, |c| {
+            .tick(&self.shared.policy, self.measured.calls, now, |c| {
                 staleness.snapshot_into(c)
             });
         if self.shared.stopping() {
@@ -291,7 +292,7 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             }
         }
         if now >= self.next_progress {
-            let calls = self.m.calls;
+            let calls = self.measured.calls;
             self.observer.progress(&Progress {
                 seconds: now,
                 updates: calls,
@@ -329,12 +330,12 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
             self.shared.stop_for(StopReason::Eps);
         }
         self.observer.evaluated(&p);
-        self.m.series.push(p);
+        self.measured.series.push(p);
     }
 
     /// Every worker has stopped: the run lasted `seconds`.
     pub fn stopped(&mut self, seconds: f64) {
-        self.m.seconds = seconds;
+        self.measured.seconds = seconds;
     }
 
     /// The final evaluation of `theta` (state `seq`), which also counts for ε (a run shorter
@@ -348,22 +349,22 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
                 "non-finite evaluation loss ({train}) after {seq} updates"
             ));
         } else if cfg.eps_by == EpsBy::Eval {
-            self.eps.reach(train, self.m.seconds, seq);
+            self.eps.reach(train, self.measured.seconds, seq);
         }
-        let calls = self.m.calls;
-        self.m.series.push(EvalPoint {
-            seconds: self.m.seconds,
+        let calls = self.measured.calls;
+        self.measured.series.push(EvalPoint {
+            seconds: self.measured.seconds,
             updates: seq,
             epochs: self.epochs_at(calls),
             train_loss: train,
             test_loss: test,
             test_accuracy: acc,
         });
-        self.m.epochs = self.epochs_at(calls);
-        self.m.eps = self.eps.times;
-        self.m.minibatch = self.minibatch.points;
+        self.measured.epochs = self.epochs_at(calls);
+        self.measured.eps = self.eps.times;
+        self.measured.minibatch = self.minibatch.points;
         Finished {
-            measured: self.m,
+            measured: self.measured,
             elastic: self.elastic,
             window: self.refresher.window(),
         }

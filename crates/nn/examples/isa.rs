@@ -1,0 +1,18 @@
+//! Which instruction sets this CPU runs the kernels on, and which it cannot (what the kernel
+//! tests report as NOT RUN): `cargo run -p nn --example isa`.
+use nn::Isa;
+
+fn main() {
+    println!("CPU: {}", nn::cpu_model());
+    for isa in Isa::ALL {
+        if isa.available() {
+            println!("  {isa:<8} runs here");
+        } else {
+            println!("  {isa:<8} NOT RUN here (needs {})", isa.needs());
+        }
+    }
+    match Isa::preferred() {
+        Ok(i) => println!("networks use: {i}"),
+        Err(e) => println!("networks cannot be built: {e}"),
+    }
+}
