@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod data;
 mod memory;
 #[cfg(feature = "plot")]
 pub mod plot;
@@ -46,6 +47,7 @@ pub mod report;
 mod run;
 
 pub use config::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind};
+pub use data::{load_data, DataFormat};
 pub use memory::{available_bytes, check_memory, estimate_bytes};
 pub use report::{Outcome, Report};
 pub use run::{train, Job, Observer, Progress, Quiet};

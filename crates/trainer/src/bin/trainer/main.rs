@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use nn::data;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use trainer::report::write_json_atomic;
@@ -60,11 +59,11 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(d) = &a.plot {
         trainer::report::probe_dir(d).map_err(|e| format!("--plot {}: {e}", d.display()))?;
     }
-    let dir = a.data.clone().unwrap_or_else(data::bundled_mnist_dir);
-    let (train, test) = match a.format {
-        Format::Idx => data::load_mnist(&dir, config.scale)?,
-        Format::Cifar10 => data::load_cifar10(&dir, config.scale)?,
+    let format = match a.format {
+        Format::Idx => trainer::DataFormat::Idx,
+        Format::Cifar10 => trainer::DataFormat::Cifar10,
     };
+    let (train, test, dir) = trainer::load_data(a.data.as_deref(), format, config.scale)?;
     let net = config.arch.build(train.shape, train.classes)?;
     trainer::check_compatible(&net, &train, config.batch)?;
     // Before θ is allocated: refuse what does not fit this machine's memory.
