@@ -24,13 +24,15 @@ echo "== crates/py: Rust reference values"
 cargo build --release --quiet -p asgd-reference
 ./target/release/asgd-reference >"$tmp/reference.json"
 
-echo "== crates/py: the trainer binary (as cargo test --workspace builds it)"
-trainer_bin="$(cd ../.. && cargo test --workspace --no-run --quiet --message-format=json \
+echo "== crates/py: the trainer binary (as cargo test --workspace builds it; or ASGD_TRAINER)"
+trainer_bin="${ASGD_TRAINER:-}"
+[ -n "$trainer_bin" ] || trainer_bin="$(cd ../.. && cargo test --workspace --no-run --quiet --message-format=json \
     | python3 -c '
 import json, sys
 found = [m["executable"] for m in map(json.loads, sys.stdin)
          if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "trainer"
-         and "bin" in m["target"]["kind"] and m.get("executable")]
+         and "bin" in m["target"]["kind"] and not m["profile"]["test"]
+         and m.get("executable")]
 print(found[0] if found else "")
 ')"
 [ -x "$trainer_bin" ] || { echo "no trainer binary"; exit 1; }

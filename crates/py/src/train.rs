@@ -89,12 +89,13 @@ pub fn train<'py>(
     let (train_set, test_set, dir) = py
         .detach(|| guarded(|| trainer::load_data(data.as_deref(), format, cfg.scale)))?
         .map_err(value_error)?;
-    let net = cfg
-        .arch
-        .build(train_set.shape, train_set.classes)
-        .map_err(value_error)?;
-    trainer::check_compatible(&net, &train_set, cfg.batch).map_err(value_error)?;
-    trainer::check_memory(&cfg, &net, &train_set, &test_set).map_err(value_error)?;
+    let net =
+        guarded(|| cfg.arch.build(train_set.shape, train_set.classes))?.map_err(value_error)?;
+    guarded(|| {
+        trainer::check_compatible(&net, &train_set, cfg.batch)?;
+        trainer::check_memory(&cfg, &net, &train_set, &test_set)
+    })?
+    .map_err(value_error)?;
     let mut call = serde_json::Map::new();
     call.insert("data".into(), dir.display().to_string().into());
     call.insert("format".into(), format!("{format:?}").to_lowercase().into());
@@ -152,7 +153,8 @@ pub fn train<'py>(
                     Msg::Evaluated(e) => evals.push(e),
                 }
             }
-            if let Some(cb) = &progress {
+            // A callback that raised is not called again.
+            if let Some(cb) = progress.as_ref().filter(|_| stop.raise.is_none()) {
                 let calls = evals
                     .iter()
                     .map(|e| evaluation_dict(py, e))
