@@ -4,7 +4,8 @@ plain Python function call and pure-Python equivalents, in the same run.
     python crates/py/bench/calls.py [--json out.json] [--calls N] [--repeats R]
 
 (with asgd installed: ``pip install ./crates/py``). Prints nanoseconds per call, the best of R
-repeats of N calls each (timeit; the loop's own overhead is in every row alike), and each
+repeats of N calls each (timeit; the loop's own overhead is in every row alike; many short
+repeats, 200 x 20000 by default, so that the best one ran unpreempted on a shared machine), and each
 row's ratio to the plain Python call; ``--json`` also writes them with the machine (CPU model,
 cores, Python) and the command.
 """
@@ -41,8 +42,8 @@ def cpu_model() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", help="also write the results here")
-    ap.add_argument("--calls", type=int, default=1_000_000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--calls", type=int, default=20_000)
+    ap.add_argument("--repeats", type=int, default=200)
     args = ap.parse_args()
 
     hist = staleness.Histogram(64)
