@@ -4,7 +4,9 @@
 #   2. the Rust reference values (`asgd-reference`, which calls the crates without PyO3);
 #   3. a fresh venv with maturin, numpy, pytest and mypy; the abi3 wheel built and installed into it;
 #   4. mypy: the .pyi stubs against the built module (stubtest), the package with --strict;
-#   5. the pytest suite against the installed wheel and the reference.
+#   5. the pytest suite against the installed wheel, the reference, and the `trainer` binary
+#      (`asgd.train` against the binary's reports and messages): the one `cargo test --workspace`
+#      builds, so that after .ci/run's test step it costs nothing here.
 # Exits non-zero on any failure. Needs cargo, python3 and network access to PyPI and crates.io.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,6 +23,20 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== crates/py: Rust reference values"
 cargo build --release --quiet -p asgd-reference
 ./target/release/asgd-reference >"$tmp/reference.json"
+
+echo "== crates/py: the trainer binary (as cargo test --workspace builds it; or ASGD_TRAINER)"
+trainer_bin="${ASGD_TRAINER:-}"
+[ -n "$trainer_bin" ] || trainer_bin="$(cd ../.. && cargo test --workspace --no-run --quiet --message-format=json \
+    | python3 -c '
+import json, sys
+found = [m["executable"] for m in map(json.loads, sys.stdin)
+         if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "trainer"
+         and "bin" in m["target"]["kind"] and not m["profile"]["test"]
+         and m.get("executable")]
+print(found[0] if found else "")
+')"
+[ -x "$trainer_bin" ] || { echo "no trainer binary"; exit 1; }
+echo "$trainer_bin"
 
 echo "== crates/py: fresh venv"
 if ! python3 -m venv "$tmp/venv" 2>"$tmp/venv.err"; then
@@ -46,4 +62,4 @@ echo "== crates/py: type stubs match the module (mypy stubtest), package type-ch
 echo "== crates/py: pytest"
 # From the tests' own directory, so `import asgd` is the installed wheel, not python/.
 cd tests
-ASGD_REFERENCE="$tmp/reference.json" "$py" -m pytest -q -p no:cacheprovider .
+ASGD_REFERENCE="$tmp/reference.json" ASGD_TRAINER="$trainer_bin" "$py" -m pytest -q -p no:cacheprovider .

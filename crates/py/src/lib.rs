@@ -1,6 +1,6 @@
 //! # asgd-py — the native module `asgd._asgd` of the Python package `asgd`
 //!
-//! PyO3 bindings of the `staleness` and `stepsize` crates; the Python package
+//! PyO3 bindings of the `staleness`, `stepsize` and `trainer` crates; the Python package
 //! (`python/asgd`) re-exports them as `asgd.staleness` and `asgd.stepsize` and adds the plain
 //! dataclasses the fits return. One file per concept:
 //!
@@ -9,19 +9,20 @@
 //! - [`fit`]: the fits (Table A.1's Bhattacharyya, likelihood, A.13), without the GIL;
 //! - [`policy`]: `Phi` and `Policy`, every step-size shape;
 //! - [`adaptive`]: `Adaptive` (η(τ), refresh, factors, mean factor) and `Refresher`;
+//! - [`train`]: `train(**config)`, the `trainer` library's run, its report as a dict, Ctrl-C
+//!   as an `interrupted` report; [`kwargs`]: its keywords as a `trainer::Config`;
 //! - [`convert`]: arguments from Python, and the crates' errors as `ValueError` with their
 //!   own messages. Every input is checked before it reaches a crate, so no panic crosses the
 //!   boundary.
-//!
-//! A new Python-facing part (the trainer) is one more file with a `register` function, called
-//! from [`_asgd`].
 
 mod adaptive;
 mod convert;
 mod fit;
 mod histogram;
+mod kwargs;
 mod model;
 mod policy;
+mod train;
 
 use pyo3::prelude::*;
 
@@ -41,6 +42,7 @@ fn _asgd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy::PyPolicy>()?;
     m.add_class::<adaptive::PyAdaptive>()?;
     m.add_class::<adaptive::PyRefresher>()?;
+    m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add("MAX_TAU_MAX", stepsize::MAX_TAU_MAX)?;
     m.add("MAX_LEN", convert::MAX_LEN)?;
     Ok(())

@@ -1,9 +1,11 @@
 """Type stubs of the native module ``asgd._asgd`` (PyO3, crate ``asgd-py``).
 
-Import from :mod:`asgd.staleness` and :mod:`asgd.stepsize`, which re-export these.
+Import from :mod:`asgd.staleness`, :mod:`asgd.stepsize` and :mod:`asgd` (``train``), which
+re-export these.
 """
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, final
+import os
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,7 @@ __all__ = [
     "Policy",
     "Adaptive",
     "Refresher",
+    "train",
     "MAX_TAU_MAX",
     "MAX_LEN",
 ]
@@ -310,3 +313,34 @@ class Refresher:
     @property
     def refreshes(self) -> int:
         """Refreshes done so far."""
+
+# ---------------------------------------------------------------- trainer
+
+def train(
+    *,
+    data: Union[str, "os.PathLike[str]", None] = None,
+    format: str = "idx",
+    preset: str = "default",
+    progress: Optional[Callable[[Dict[str, Any]], object]] = None,
+    **config: Any,
+) -> Dict[str, Any]:
+    """Train a network with parallel SGD (``trainer::train``) and return the report as a dict
+    of the trainer binary's JSON schema (``asgd-trainer-report/2``; NaN and infinities are
+    ``None``, as in the JSON).
+
+    ``config``: ``trainer::Config``'s fields, named as the binary's options without the dashes
+    (``algorithm="hogwild"``, ``threads=4``, ``arch="mlp:1x32"``, ``eta_cap=2.0``, ...), laid
+    over ``preset`` (``"default"`` or ``"thesis"``). ``data``: a directory of IDX files
+    (``format="idx"``) or CIFAR-10 binary batches (``format="cifar10"``); ``None``: the
+    checkout's bundled MNIST. Bad input: ``ValueError`` with the binary's message, before
+    anything is trained.
+
+    ``progress(d)``: called on this thread, ``d["kind"] == "progress"`` (seconds, updates,
+    epochs, total_epochs, trailing_loss, updates_per_second; about every 0.2 s) or
+    ``"evaluation"`` (each evaluation point during the run). An exception from it stops the
+    run and is raised once it has stopped.
+
+    The GIL is released while the run goes on. Ctrl-C stops the run within one gradient and
+    returns its report with outcome ``"interrupted"``; a second Ctrl-C is raised as
+    ``KeyboardInterrupt`` once the run has stopped.
+    """
