@@ -3,7 +3,7 @@
 //! the lock-based and HOGWILD! baselines when T_u ≪ T_c, Leashed-SGD's retry-loop occupancy at
 //! the B.4/B.7 fixed point, and a persistence bound that lowers τ.
 
-use nn::{arch, data, Dataset, Scale};
+use nn::{data, Dataset, Scale};
 use pvec::Persistence;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
@@ -102,7 +102,11 @@ fn one_worker_replays_the_real_run_bit_for_bit() {
                 .collect()
         };
         assert!(!real.minibatch_series.is_empty());
-        assert_eq!(losses(&sim), losses(&real), "{algorithm}: mini-batch losses");
+        assert_eq!(
+            losses(&sim),
+            losses(&real),
+            "{algorithm}: mini-batch losses"
+        );
         let eps_updates = |r: &Report| r.eps.iter().map(|e| e.updates).collect::<Vec<_>>();
         assert_eq!(eps_updates(&sim), eps_updates(&real));
         assert_eq!(sim.staleness.counts, real.staleness.counts);
@@ -110,7 +114,10 @@ fn one_worker_replays_the_real_run_bit_for_bit() {
         let s = sim.simulation.as_ref().expect("a simulation section");
         assert_eq!(s.virtual_seconds, sim.seconds);
         let per = sim.seconds / sim.updates.total as f64;
-        assert!((0.4e-3..0.7e-3).contains(&per), "{algorithm}: {per} s per update");
+        assert!(
+            (0.4e-3..0.7e-3).contains(&per),
+            "{algorithm}: {per} s per update"
+        );
     }
 }
 
@@ -121,7 +128,10 @@ fn deterministic_part(r: &Report) -> serde_json::Value {
         .as_object_mut()
         .unwrap()
         .remove("host_seconds");
-    v["memory"].as_object_mut().unwrap().remove("peak_rss_bytes");
+    v["memory"]
+        .as_object_mut()
+        .unwrap()
+        .remove("peak_rss_bytes");
     v
 }
 
@@ -139,7 +149,10 @@ fn same_configuration_and_seed_give_the_same_report() {
         };
         let (a, b) = (run(&cfg), run(&cfg));
         assert!(a.series.len() >= 4, "{algorithm}: evaluations were made");
-        assert!(a.staleness.mean > 1.0, "{algorithm}: the run was asynchronous");
+        assert!(
+            a.staleness.mean > 1.0,
+            "{algorithm}: the run was asynchronous"
+        );
         assert_eq!(
             deterministic_part(&a),
             deterministic_part(&b),
@@ -166,6 +179,7 @@ fn mean_staleness_is_m_minus_one_when_updates_are_cheap() {
         // updates of one cycle (T_r + T_c + T_u, of which T_u is 0.1%).
         let tau = r.staleness.mean;
         let want = (m - 1) as f64;
+        eprintln!("{algorithm} m = {m}: mean τ {tau:.3} (m − 1 = {want})");
         assert!(
             tau > 0.95 * want && tau < want + 0.5,
             "{algorithm}: mean τ {tau}, thesis ≈ m − 1 = {want}"
@@ -195,6 +209,11 @@ fn leashed_retry_loop_occupancy_is_the_b7_fixed_point() {
     // B.4's fixed point n* = m/(T_c/T_u + 1), with T_u the time an update spends in the loop:
     // a·T_u for a publish attempts per update (a = 1 at T_p = 0).
     let (a_inf, a_zero) = (inf.attempts.mean, zero.attempts.mean);
+    eprintln!(
+        "leashed m = 16, T_c/T_u = 50: occupancy T_p=∞ {n_inf:.4} (attempts {a_inf:.3}), \
+         T_p=0 {n_zero:.4}; raw n* = {:.4}",
+        m / (tc / tu + 1.0)
+    );
     assert!(a_inf > 1.05, "contention: {a_inf} attempts per update");
     assert_eq!(a_zero, 1.0, "T_p = 0 is a single attempt");
     let model = staleness::Contention {
@@ -211,6 +230,7 @@ fn leashed_retry_loop_occupancy_is_the_b7_fixed_point() {
     // to n*_γ = m/((T_c/T_u)(1 + γ) + 1) < n*.
     let gamma = a_inf / a_zero - 1.0;
     let n_gamma = model.fixed_point_persistence(gamma);
+    eprintln!("B.4 n* = {n_star:.4}, B.7 n*_γ = {n_gamma:.4} (γ = {gamma:.3})");
     assert!(
         (n_zero / n_gamma - 1.0).abs() < 0.05,
         "T_p = 0: occupancy {n_zero}, n*_γ = {n_gamma}"
@@ -222,8 +242,20 @@ fn leashed_retry_loop_occupancy_is_the_b7_fixed_point() {
 fn persistence_zero_lowers_staleness() {
     let inf = leashed(50.0, Persistence::Unbounded);
     let zero = leashed(50.0, Persistence::Bounded(0));
+    eprintln!(
+        "leashed m = 16, T_c/T_u = 20: mean τ T_p=∞ {:.3}, T_p=0 {:.3} ({} not published); \
+         peak vectors {} / {}",
+        inf.staleness.mean,
+        zero.staleness.mean,
+        zero.updates.not_published,
+        inf.memory.peak_live_vectors,
+        zero.memory.peak_live_vectors
+    );
     assert_eq!(inf.updates.not_published, 0);
-    assert!(zero.updates.not_published > 0, "T_p = 0 gives up on conflicts");
+    assert!(
+        zero.updates.not_published > 0,
+        "T_p = 0 gives up on conflicts"
+    );
     // With T_p = 0 no publish lands between a successful attempt's start and its CAS: τ^s = 0
     // (§B.4.2), only the updates concurrent with the gradient count.
     assert!(

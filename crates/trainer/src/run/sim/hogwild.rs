@@ -53,7 +53,9 @@ impl Hogwild {
             let target = if t >= wr.t0 + wr.duration {
                 d
             } else {
-                ((t - wr.t0) / wr.duration * d as f64).floor().clamp(0.0, d as f64) as usize
+                ((t - wr.t0) / wr.duration * d as f64)
+                    .floor()
+                    .clamp(0.0, d as f64) as usize
             };
             if target > wr.done {
                 let g = &cx.workers[wr.worker].w.last_direction()[wr.done..target];

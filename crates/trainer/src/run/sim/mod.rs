@@ -31,9 +31,9 @@ use pvec::VectorStats;
 use queue::{Kind, Queue};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
-use stepsize::StepSize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stepsize::StepSize;
 use timing::Timing;
 
 /// Runs the workers as virtual workers in virtual time.
@@ -57,12 +57,15 @@ impl Executor for Simulated {
         let (theta, seq, vectors, mut sim) = match cfg.algorithm {
             Algorithm::Seq | Algorithm::Async => cx.run(locked::Locked::new(theta0, cfg.threads)),
             Algorithm::Hogwild => cx.run(hogwild::Hogwild::new(theta0, cfg.threads)),
-            Algorithm::Leashed => cx.run(leashed::Leashed::new(theta0, cfg.threads, cfg.persistence)),
+            Algorithm::Leashed => {
+                cx.run(leashed::Leashed::new(theta0, cfg.threads, cfg.persistence))
+            }
             Algorithm::Sync => cx.run(sync::Sync::new(theta0, cfg.threads)),
         };
         let end = cx.end;
         let momentum = usize::from(cfg.momentum > 0.0);
-        sim.host_vectors = 1 + cfg.threads * (1 + momentum) + usize::from(cfg.algorithm == Algorithm::Sync);
+        sim.host_vectors =
+            1 + cfg.threads * (1 + momentum) + usize::from(cfg.algorithm == Algorithm::Sync);
         sim.timing = cx.timing.as_ref().expect("set above").report();
         sim.events = cx.events;
         let stats = cx
@@ -300,7 +303,8 @@ impl<'c, 's, 'a, 'k, 'b, 'o> Cx<'c, 's, 'a, 'k, 'b, 'o> {
     }
 
     /// Worker `w` reads state `seq`, θ = `theta`, at `t`: its gradient on its claimed
-    /// mini-batch (or, for SYNC, `batch`) and its direction (momentum) are computed now.
+    /// mini-batch and its direction (momentum) are computed now. For SYNC (`batch`: the
+    /// worker's share of the step) only the gradient: the leader applies momentum to the mean.
     pub fn compute(&mut self, w: usize, t: f64, theta: &[f32], seq: u64, batch: Option<&[u32]>) {
         if self.shared.measure_ain {
             self.record(w, t, Event::View(seq));
@@ -311,7 +315,9 @@ impl<'c, 's, 'a, 'k, 'b, 'o> Cx<'c, 's, 'a, 'k, 'b, 'o> {
                 None => v.gather(),
             }
             let loss = v.compute(theta);
-            v.direction();
+            if batch.is_none() {
+                v.direction();
+            }
             loss
         });
         let v = &mut self.workers[w];
@@ -373,8 +379,7 @@ impl<'c, 's, 'a, 'k, 'b, 'o> Cx<'c, 's, 'a, 'k, 'b, 'o> {
         }
         shared.attempts.record(u64::from(o.attempts));
         let v = &mut self.workers[w];
-        v.w
-            .record_update_time(Duration::from_secs_f64(t - v.update_start));
+        v.w.record_update_time(Duration::from_secs_f64(t - v.update_start));
         let ain = (shared.measure_ain && o.applied).then(|| AinSubmission {
             read: v.read_seq,
             applied_at: v.read_seq + o.staleness,
@@ -395,8 +400,7 @@ impl<'c, 's, 'a, 'k, 'b, 'o> Cx<'c, 's, 'a, 'k, 'b, 'o> {
     /// step as τ = 0).
     pub fn step_done(&mut self, w: usize, t: f64, applied: bool) {
         let v = &mut self.workers[w];
-        v.w
-            .record_update_time(Duration::from_secs_f64(t - v.update_start));
+        v.w.record_update_time(Duration::from_secs_f64(t - v.update_start));
         let event = Event::Update {
             loss: v.loss,
             applied,

@@ -91,7 +91,8 @@ mod tests {
         q.push(1.0, 1, Kind::Start);
         q.push(1.0, 2, Kind::WriteEnd);
         q.push(0.5, 3, Kind::StepEnd);
-        let got: Vec<(f64, usize)> = std::iter::from_fn(|| q.pop().map(|e| (e.t, e.worker))).collect();
+        let got: Vec<(f64, usize)> =
+            std::iter::from_fn(|| q.pop().map(|e| (e.t, e.worker))).collect();
         assert_eq!(got, vec![(0.5, 3), (1.0, 1), (1.0, 2), (2.0, 0)]);
     }
 }

@@ -19,7 +19,10 @@ use std::time::Instant;
 pub(super) enum Dist {
     Constant(f64),
     /// Log-normal with mean `mean` and standard deviation `sigma` of ln T.
-    LogNormal { mean: f64, sigma: f64 },
+    LogNormal {
+        mean: f64,
+        sigma: f64,
+    },
     /// Uniform over the samples.
     Empirical(Vec<f64>),
 }
