@@ -3,8 +3,9 @@
 //! gradient steps, side by side in one process, as ratios.
 //!
 //! `cargo run --release -p trainer --example sim_overhead -- [epochs] [m]` (default 2 epochs of
-//! the bundled MNIST, i.e. N = 234 updates; m = 64). Each side runs twice, alternating; the
-//! faster of each pair is kept (this machine may be shared).
+//! the bundled MNIST, i.e. N = 234 updates; m = 64; SYNC's steps are m gradients each). Each side
+//! runs three times, alternating; the best of each is kept (this machine may be shared), as wall
+//! time per gradient and as the process's CPU time per gradient.
 
 use nn::{data, Scale};
 use std::sync::atomic::AtomicBool;
@@ -47,8 +48,11 @@ fn main() {
         "machine: {} ({} cores), ISA {}; MLP {} b=512, {epochs} epochs",
         machine.cpu, machine.cores, machine.isa, base.arch
     );
-    println!("| algorithm | m | updates | host s (sim) | host s (real seq) | ratio |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| algorithm | m | gradients (sim) | gradients (real seq) | host ms/gradient (sim) | \
+         host ms/gradient (real seq) | ratio (wall) | ratio (CPU) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for algorithm in [
         Algorithm::Async,
         Algorithm::Hogwild,
@@ -65,26 +69,52 @@ fn main() {
             // SYNC's steps hold m·b samples: as many gradients of b as the others' updates.
             ..base.clone()
         };
-        let mut real_s = f64::INFINITY;
-        let mut sim_s = f64::INFINITY;
-        let mut updates = (0, 0);
-        for _ in 0..2 {
+        // Interleaved, best of three: wall and CPU seconds of the process per gradient.
+        let (mut real_w, mut real_c, mut sim_w, mut sim_c) =
+            (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
+        let mut n = (0, 0);
+        for _ in 0..3 {
+            let c0 = cpu_seconds();
             let r = go(&seq);
-            real_s = real_s.min(r.seconds);
+            let c1 = cpu_seconds();
             let s = go(&sim);
-            sim_s = sim_s.min(s.simulation.as_ref().unwrap().host_seconds);
-            let gradients = if algorithm == Algorithm::Sync {
+            let c2 = cpu_seconds();
+            let sim_gradients = if algorithm == Algorithm::Sync {
                 s.updates.total * m as u64
             } else {
                 s.updates.total
             };
-            updates = (r.updates.total, gradients);
+            n = (r.updates.total, sim_gradients);
+            let (rg, sg) = (n.0 as f64, n.1 as f64);
+            real_w = real_w.min(r.seconds / rg);
+            sim_w = sim_w.min(s.simulation.as_ref().unwrap().host_seconds / sg);
+            // CPU time includes each run's two evaluations (θ0 and final, 2000 samples: the
+            // same for both sides).
+            real_c = real_c.min((c1 - c0) / rg);
+            sim_c = sim_c.min((c2 - c1) / sg);
         }
-        assert_eq!(updates.0, updates.1, "the same number of gradients");
         println!(
-            "| {algorithm} | {m} | {} | {sim_s:.3} | {real_s:.3} | {:.3} |",
-            updates.0,
-            sim_s / real_s
+            "| {algorithm} | {m} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} |",
+            n.1,
+            n.0,
+            sim_w * 1e3,
+            real_w * 1e3,
+            sim_w / real_w,
+            sim_c / real_c
         );
     }
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 Hz ticks).
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        f.get(i)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
+    (tick(11) + tick(12)) / 100.0
 }

@@ -329,3 +329,74 @@ fn settings_are_checked_by_name() {
         "sim_tu_us",
     );
 }
+
+#[test]
+fn the_binary_runs_sixty_four_simulated_workers() {
+    let dir = std::env::temp_dir().join(format!("trainer-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let trainer = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = trainer(&[
+        "--executor",
+        "simulated",
+        "--threads",
+        "64",
+        "--batch",
+        "16",
+        "--epochs",
+        "0.02",
+        "--eval-points",
+        "0",
+        "--eval-subset",
+        "500",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r.executor, "simulated");
+    assert_eq!(r.config.threads, 64);
+    let s = r.simulation.expect("a simulation section");
+    assert_eq!(s.timing.source, "measured");
+    assert_eq!(
+        s.timing.tc_ms.samples.len(),
+        10,
+        "the host's timed gradients"
+    );
+    assert!(
+        r.staleness.mean > 10.0,
+        "64 workers: mean τ {}",
+        r.staleness.mean
+    );
+    // Simulator settings are checked by flag name, exit 2.
+    for (args, flag) in [
+        (
+            vec![
+                "--executor",
+                "sim",
+                "--sim-timing",
+                "constant",
+                "--sim-tc-ms",
+                "1",
+            ],
+            "--sim-tu-us",
+        ),
+        (vec!["--sim-kappa", "0.1"], "--sim-kappa"),
+    ] {
+        let out = trainer(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
