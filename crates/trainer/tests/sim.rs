@@ -165,6 +165,22 @@ fn same_configuration_and_seed_give_the_same_report() {
 }
 
 #[test]
+fn elastic_regulation_runs_on_virtual_time_deterministically() {
+    let cfg = Config {
+        elastic: true,
+        elastic_ip: 5,
+        elastic_dp: 3,
+        ..simulated(small(Algorithm::Hogwild, 8), 0.5, 40.0)
+    };
+    let (a, b) = (run(&cfg), run(&cfg));
+    let e = a.elastic.as_ref().expect("an elastic section");
+    assert!(e.trajectory.len() > 1, "the regulator changed m_E");
+    assert!(e.mean_threads < 8.0);
+    assert!(a.ain.as_ref().unwrap().measured > 0, "the AIN was measured");
+    assert_eq!(deterministic_part(&a), deterministic_part(&b));
+}
+
+#[test]
 fn mean_staleness_is_m_minus_one_when_updates_are_cheap() {
     let m = 32;
     for algorithm in [Algorithm::Async, Algorithm::Hogwild] {
