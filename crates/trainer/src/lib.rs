@@ -46,7 +46,7 @@ pub mod plot;
 pub mod report;
 mod run;
 
-pub use config::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind};
+pub use config::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind, SimTiming};
 pub use data::{load_data, DataFormat};
 pub use memory::{available_bytes, check_memory, estimate_bytes};
 pub use report::{Outcome, Report};

@@ -8,10 +8,12 @@
 //! binary turns `` `threads` `` into `--threads`).
 
 mod kinds;
+mod sim;
 mod validate;
 
 pub(crate) use kinds::words;
 pub use kinds::{Algorithm, EpsBy, ExecutorKind, InitKind, PolicyKind};
+pub use sim::SimTiming;
 
 use nn::{Arch, Init, Scale, Shuffle};
 use pvec::Persistence;
@@ -105,6 +107,26 @@ pub struct Config {
     pub elastic_initial: Option<usize>,
     /// Measure the asynchrony-induced noise ξ (Def. D.4.2) exactly (implied by `elastic`).
     pub ain: bool,
+    /// Simulated executor: where T_c, T_u (and T_r) come from (`docs/simulator.md`).
+    pub sim_timing: SimTiming,
+    /// Simulated: mean gradient time T_c(1) in ms (`constant`, `lognormal`).
+    pub sim_tc_ms: Option<f64>,
+    /// Simulated: mean update (publish) time T_u in µs (`constant`, `lognormal`).
+    pub sim_tu_us: Option<f64>,
+    /// Simulated: mean read time T_r in µs of the strategies that copy θ (async, hogwild);
+    /// default: T_u's distribution (a copy of θ costs about one pass over it, as an update does).
+    pub sim_tr_us: Option<f64>,
+    /// Simulated, `lognormal`: standard deviation of ln T (the spread around the mean).
+    pub sim_spread: f64,
+    /// Simulated, `empirical`: T_c samples in ms, drawn uniformly.
+    pub sim_tc_list_ms: Vec<f64>,
+    /// Simulated, `empirical`: T_u samples in µs, drawn uniformly.
+    pub sim_tu_list_us: Vec<f64>,
+    /// Simulated: memory-bandwidth contention, T_c(m) = T_c(1)·(1 + κ(m − 1)) for m active
+    /// workers.
+    pub sim_kappa: f64,
+    /// Simulated, `measured`: timed calls of each kind before the run.
+    pub sim_calibration: usize,
 }
 
 impl Default for Config {
@@ -152,6 +174,15 @@ impl Default for Config {
             elastic_wp: 1,
             elastic_initial: None,
             ain: false,
+            sim_timing: SimTiming::Measured,
+            sim_tc_ms: None,
+            sim_tu_us: None,
+            sim_tr_us: None,
+            sim_spread: 0.25,
+            sim_tc_list_ms: Vec::new(),
+            sim_tu_list_us: Vec::new(),
+            sim_kappa: 0.0,
+            sim_calibration: 10,
         }
     }
 }

@@ -148,6 +148,7 @@ impl Config {
                 self.divergence_factor
             ));
         }
+        self.validate_sim()?;
         // The table the run would build, checked the way training builds it.
         self.adaptive().map(|_| ())
     }

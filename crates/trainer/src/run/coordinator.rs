@@ -119,6 +119,10 @@ pub(crate) struct Coordinator<'s, 'a, 'o> {
     /// Samples per update call (b, or m·b for SYNC), for epochs at one instant.
     samples_per_call: f64,
     measured: Measured,
+    /// Evaluate a due snapshot in one poll, taking no time on the run's clock (a simulator's
+    /// virtual clock stands still while the host evaluates; a time slice would make the
+    /// schedule depend on host speed).
+    whole_evaluations: bool,
 }
 
 impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
@@ -162,7 +166,14 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
                 dropped: 0,
                 epochs: 0.0,
             },
+            whole_evaluations: false,
         }
+    }
+
+    /// Evaluate every due snapshot within one poll, at no time on the run's clock (the
+    /// simulated executor: deterministic whatever the host's speed).
+    pub fn evaluate_whole(&mut self) {
+        self.whole_evaluations = true;
     }
 
     fn epochs_at(&self, calls: u64) -> f64 {
@@ -269,12 +280,17 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
         if let Some(mut e) = self.pending.take() {
             let t = Instant::now();
             let mut done = false;
-            while !done && t.elapsed() < EVAL_SLICE {
+            while !done && (self.whole_evaluations || t.elapsed() < EVAL_SLICE) {
                 done = self.ev.step(&mut e);
             }
             if done {
                 self.evaluated(&e);
-                self.schedule.ended(now + t.elapsed().as_secs_f64());
+                let took = if self.whole_evaluations {
+                    0.0
+                } else {
+                    t.elapsed().as_secs_f64()
+                };
+                self.schedule.ended(now + took);
             } else {
                 self.pending = Some(e);
             }

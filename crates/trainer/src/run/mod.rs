@@ -5,6 +5,7 @@
 //! ```text
 //!  train ── builds Shared (cursor, histograms, η(τ), gate) and a Coordinator
 //!    └─ Executor::execute ── threads: one OS thread per worker, the coordinator on this one
+//!                            simulated: m virtual workers in virtual time on this thread (sim/)
 //!         worker: claim batch → read θ → gradient (T_c) → momentum → publish with η(τ) (T_u)
 //!                 → record τ → event to the coordinator
 //!         coordinator: events → ε, trailing loss, series, regulator, AIN; polls → evaluations,
@@ -16,6 +17,7 @@ mod context;
 mod coordinator;
 mod events;
 mod handoff;
+mod sim;
 mod threads;
 mod trackers;
 mod worker;
@@ -75,8 +77,10 @@ pub(crate) struct Executed {
     /// The final θ and its sequence number (updates applied).
     pub theta: Vec<f32>,
     pub seq: u64,
-    /// The executor's name in the report (`threads`).
+    /// The executor's name in the report (`threads`, `simulated`).
     pub executor: &'static str,
+    /// The simulated executor's clocks and model.
+    pub simulation: Option<crate::report::SimulationReport>,
 }
 
 /// Who runs the workers: it starts them (releasing them at once, after
@@ -168,6 +172,7 @@ pub fn train(
     let mut coord = Coordinator::new(&shared, ev, initial_loss, start, observer, elastic);
     let executed = match cfg.executor {
         ExecutorKind::Threads => threads::Threads.execute(&shared, init_theta, &mut coord),
+        ExecutorKind::Simulated => sim::Simulated.execute(&shared, init_theta, &mut coord),
         other => {
             return Err(TrainError::Invalid(format!(
                 "`executor` {} is not built into this trainer",

@@ -228,6 +228,7 @@ fn run_async<S: SharedParams>(shared: &Shared, params: &S, coord: &mut Coordinat
         theta,
         seq,
         executor: "threads",
+        simulation: None,
     }
 }
 
@@ -377,5 +378,6 @@ fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Execut
         theta,
         seq,
         executor: "threads",
+        simulation: None,
     }
 }

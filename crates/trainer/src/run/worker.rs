@@ -18,7 +18,7 @@ const CAP: usize = 20_000;
 impl Samples {
     pub fn new() -> Self {
         Samples {
-            v: Vec::with_capacity(CAP),
+            v: Vec::new(),
             stride: 1,
             seen: 0,
         }
@@ -54,16 +54,34 @@ pub(crate) struct WorkerStats {
     pub blocked_s: f64,
 }
 
+/// A gradient's working memory: the network's scratch, the gathered mini-batch and the
+/// epoch's permutation. One per thread that computes gradients; a simulator's virtual workers
+/// take turns with one ([`Worker::attach`]).
+#[derive(Default)]
+pub(crate) struct Workspace {
+    scratch: Scratch,
+    buf: BatchBuf,
+    cache: EpochCache,
+}
+
+impl Workspace {
+    pub fn new(shared: &Shared) -> Self {
+        Workspace {
+            scratch: shared.net.scratch(shared.cfg.batch),
+            buf: BatchBuf::default(),
+            cache: EpochCache::default(),
+        }
+    }
+}
+
 /// One worker's working memory and per-update computation.
 pub(crate) struct Worker<'s, 'a> {
     shared: &'s Shared<'a>,
-    scratch: Scratch,
+    ws: Workspace,
     grad: Vec<f32>,
     velocity: Vec<f32>,
     mu: f32,
-    buf: BatchBuf,
     idx: Vec<u32>,
-    cache: EpochCache,
     tc: Samples,
     tu: Samples,
 }
@@ -72,54 +90,80 @@ impl<'s, 'a> Worker<'s, 'a> {
     /// A worker for mini-batches of `batch` samples (its own share of a SYNC step, or a whole
     /// mini-batch).
     pub fn new(shared: &'s Shared<'a>) -> Self {
+        Self::with_workspace(shared, Workspace::new(shared))
+    }
+
+    /// A worker that computes with `ws` (an empty one, [`Workspace::default`], until one is
+    /// attached).
+    pub fn with_workspace(shared: &'s Shared<'a>, ws: Workspace) -> Self {
         let (b, d) = (shared.cfg.batch, shared.net.num_params());
         let mu = shared.cfg.momentum as f32;
         Worker {
             shared,
-            scratch: shared.net.scratch(b),
+            ws,
             grad: vec![0.0; d],
             velocity: if mu > 0.0 { vec![0.0; d] } else { Vec::new() },
             mu,
-            buf: BatchBuf::default(),
             idx: Vec::with_capacity(b),
-            cache: EpochCache::default(),
             tc: Samples::new(),
             tu: Samples::new(),
         }
     }
 
+    /// Compute with `ws` from now on; returns the workspace held so far.
+    pub fn attach(&mut self, ws: Workspace) -> Workspace {
+        std::mem::replace(&mut self.ws, ws)
+    }
+
     /// Claim the next mini-batch from the shared cursor and gather it; `false` when the data
     /// budget is used up.
     pub fn next_batch(&mut self) -> bool {
-        let b = self.shared.cfg.batch;
-        if self
-            .shared
-            .cursor
-            .claim(b, &mut self.cache, &mut self.idx)
-            .is_none()
-        {
+        if !self.claim() {
             return false;
         }
-        self.shared.train.gather(&self.idx, &mut self.buf);
+        self.gather();
         true
+    }
+
+    /// Claim the next mini-batch's sample indices (gathered later by [`Worker::gather`]);
+    /// `false` when the data budget is used up.
+    pub fn claim(&mut self) -> bool {
+        let b = self.shared.cfg.batch;
+        self.shared
+            .cursor
+            .claim(b, &mut self.ws.cache, &mut self.idx)
+            .is_some()
+    }
+
+    /// Gather the claimed mini-batch into the workspace.
+    pub fn gather(&mut self) {
+        self.shared.train.gather(&self.idx, &mut self.ws.buf);
     }
 
     /// Gather the given sample indices (a SYNC leader's claim) as this worker's mini-batch.
     pub fn take_batch(&mut self, indices: &[u32]) {
-        self.shared.train.gather(indices, &mut self.buf);
+        self.shared.train.gather(indices, &mut self.ws.buf);
     }
 
     /// The mini-batch loss at `theta`, leaving ∇L in the gradient buffer; timed as T_c.
     pub fn gradient(&mut self, theta: &[f32]) -> f32 {
         let t0 = Instant::now();
-        let loss = self.shared.net.gradient(
-            theta,
-            self.buf.as_batch(),
-            &mut self.scratch,
-            &mut self.grad,
-        );
+        let loss = self.compute(theta);
         self.tc.push(t0.elapsed().as_secs_f64() * 1e3);
         loss
+    }
+
+    /// [`Worker::gradient`] without timing it (a simulator records virtual T_c instead).
+    pub fn compute(&mut self, theta: &[f32]) -> f32 {
+        let ws = &mut self.ws;
+        self.shared
+            .net
+            .gradient(theta, ws.buf.as_batch(), &mut ws.scratch, &mut self.grad)
+    }
+
+    /// Record a gradient's duration T_c (virtual, for a simulator).
+    pub fn record_compute_time(&mut self, tc: std::time::Duration) {
+        self.tc.push(tc.as_secs_f64() * 1e3);
     }
 
     /// The gradient of the last [`Worker::gradient`] call.
@@ -131,6 +175,15 @@ impl<'s, 'a> Worker<'s, 'a> {
     /// v ← μv + g.
     pub fn direction(&mut self) -> &[f32] {
         Self::momentum(self.mu, &mut self.velocity, &self.grad)
+    }
+
+    /// The direction [`Worker::direction`] last returned (unchanged until the next call).
+    pub fn last_direction(&self) -> &[f32] {
+        if self.mu > 0.0 {
+            &self.velocity
+        } else {
+            &self.grad
+        }
     }
 
     /// Momentum applied to `g` with this worker's velocity (a SYNC leader's averaged gradient).

@@ -7,7 +7,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
-use trainer::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind};
+use trainer::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind, SimTiming};
 
 /// A value parser for any `FromStr` word of the library (`--algorithm`, `--policy`, …).
 pub fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
@@ -281,6 +281,44 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ain: bool,
+    /// --executor simulated: where T_c, T_u come from: measured (timed on this host before the
+    /// run), constant, lognormal, empirical [default: measured].
+    #[arg(long, value_parser = parse::<SimTiming>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_timing: Option<SimTiming>,
+    /// --executor simulated: mean gradient time T_c(1) in ms (constant, lognormal).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_tc_ms: Option<f64>,
+    /// --executor simulated: mean update time T_u in µs (constant, lognormal).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_tu_us: Option<f64>,
+    /// --executor simulated: mean read (copy) time T_r in µs of async and hogwild [default: as
+    /// T_u].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_tr_us: Option<f64>,
+    /// --executor simulated, lognormal: standard deviation of ln T [default: 0.25].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_spread: Option<f64>,
+    /// --executor simulated, empirical: T_c samples in ms, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_tc_list_ms: Option<Vec<f64>>,
+    /// --executor simulated, empirical: T_u samples in µs, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_tu_list_us: Option<Vec<f64>>,
+    /// --executor simulated: contention κ, T_c(m) = T_c(1)·(1 + κ(m − 1)) [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_kappa: Option<f64>,
+    /// --executor simulated, measured: timed calls of each kind before the run [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_calibration: Option<usize>,
 }
 
 impl ConfigArgs {

@@ -50,6 +50,24 @@ pub fn print_summary(r: &Report, json: &Path, plots: &[PathBuf]) {
             .map(|b| format!("{} MiB", b >> 20))
             .unwrap_or_else(|| "n/a".into())
     );
+    if let Some(s) = &r.simulation {
+        out!(
+            "simulated        {:.3} virtual s in {:.2} host s · T_c {} mean {:.3} ms · T_u {} mean {:.1} µs · κ {}{}{}",
+            s.virtual_seconds,
+            s.host_seconds,
+            s.timing.tc_ms.kind,
+            s.timing.tc_ms.mean,
+            s.timing.tu_us.kind,
+            s.timing.tu_us.mean,
+            s.timing.kappa,
+            s.retry_loop_mean
+                .map(|n| format!(" · retry loop n̄ {n:.3}"))
+                .unwrap_or_default(),
+            s.lock_queue_mean
+                .map(|n| format!(" · lock queue {n:.3}"))
+                .unwrap_or_default()
+        );
+    }
     if let Some(e) = &r.elastic {
         out!(
             "elastic          M = {} · mean m_E {:.2} · {:.1} worker-seconds · {} level changes",
