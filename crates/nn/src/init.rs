@@ -1,6 +1,8 @@
 //! Parameter initialisation: seedable schemes that fill a caller-owned θ layer by layer.
 
 use crate::network::Network;
+use crate::shape::Layer;
+use crate::thesis_rng::ThesisRng;
 use rand::{RngExt, SeedableRng};
 
 /// Parameter initialisation schemes (seedable; see [`Network::init_params`]).
@@ -13,6 +15,12 @@ pub enum Init {
     He,
     /// Glorot/Xavier uniform: weights U(±√(6/(fan_in+fan_out))), biases 0.
     Glorot,
+    /// N(0, std²) for every weight and bias drawn exactly as the thesis' C++ code draws them
+    /// (`NetworkTopology::init` → `FullyConnected::init`): one [`ThesisRng`] seeded with the
+    /// seed, layer by layer, each layer's weights in the C++'s column-major `in × out` order,
+    /// then its biases. Dense layers match the C++ value for value (up to f64 → f32 rounding);
+    /// convolution layers are filled in our own layout's order.
+    ThesisCode { std: f32 },
 }
 
 impl Init {
@@ -31,6 +39,9 @@ impl Network {
     /// Like [`Network::init_params`], into a caller-owned θ of length d.
     pub fn init_into(&self, init: Init, seed: u64, theta: &mut [f32]) {
         assert_eq!(theta.len(), self.num_params(), "θ has the wrong dimension");
+        if let Init::ThesisCode { std } = init {
+            return self.thesis_code_init(f64::from(std), seed, theta);
+        }
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
         for (l, &off) in self.layers().iter().zip(self.param_offsets()) {
             let p = &mut theta[off..off + l.num_params()];
@@ -51,12 +62,44 @@ impl Network {
                     w.iter_mut().for_each(|x| *x = std * normal(&mut rng));
                     b.fill(0.0);
                 }
+                Init::ThesisCode { .. } => unreachable!("drawn by thesis_code_init"),
                 Init::Glorot => {
                     let lim = (6.0 / (fan_in + fan_out) as f32).sqrt();
                     w.iter_mut().for_each(|x| *x = rng.random_range(-lim..lim));
                     b.fill(0.0);
                 }
             }
+        }
+    }
+}
+
+impl Network {
+    /// [`Init::ThesisCode`]: one generator across the layers; a dense layer's C++ weight matrix
+    /// is `in × out` column-major (draw k is weight (k mod in, k / in)), ours `in × out`
+    /// row-major, so draw k lands at (k mod in)·out + k / in.
+    fn thesis_code_init(&self, std: f64, seed: u64, theta: &mut [f32]) {
+        let mut rng = ThesisRng::new(seed);
+        let mut draws = Vec::new();
+        for (l, &off) in self.layers().iter().zip(self.param_offsets()) {
+            let p = &mut theta[off..off + l.num_params()];
+            if p.is_empty() {
+                continue;
+            }
+            let nb = l.output_shape().c;
+            let (w, b) = p.split_at_mut(p.len() - nb);
+            match *l {
+                Layer::Dense {
+                    inputs, outputs, ..
+                } => {
+                    draws.resize(w.len(), 0.0);
+                    rng.fill_normal(&mut draws, std);
+                    for (k, &x) in draws.iter().enumerate() {
+                        w[(k % inputs) * outputs + k / inputs] = x;
+                    }
+                }
+                _ => rng.fill_normal(w, std),
+            }
+            rng.fill_normal(b, std);
         }
     }
 }
