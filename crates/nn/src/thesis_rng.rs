@@ -56,7 +56,7 @@ impl ThesisRng {
     /// with t1 = σ·√(−2 ln u1), t2 = 2π·u2 computed in double precision; an odd last entry draws
     /// a whole pair and keeps the cosine.
     pub fn fill_normal(&mut self, out: &mut [f32], sigma: f64) {
-        let mut pair = |rng: &mut Self| {
+        let pair = |rng: &mut Self| {
             let t1 = sigma * (-2.0 * rng.rand().ln()).sqrt();
             let t2 = std::f64::consts::TAU * rng.rand();
             (t1 * t2.cos(), t1 * t2.sin())

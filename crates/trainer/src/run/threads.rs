@@ -278,14 +278,15 @@ fn sync_worker(
     let leader_claims = |cache: &mut nn::EpochCache, claim: &mut Vec<u32>| {
         let mut ok = !shared.stop_due(start.clock.seconds());
         let mut all = st.indices.lock().expect("indices");
-        all.0.clear();
-        all.1.clear();
+        let (idx, bounds) = &mut *all;
+        idx.clear();
+        bounds.clear();
         for _ in 0..m {
             ok = ok && shared.cursor.claim(b, cache, claim).is_some();
-            all.1.push(all.0.len());
-            all.0.extend_from_slice(claim);
+            bounds.push(idx.len());
+            idx.extend_from_slice(claim);
         }
-        all.1.push(all.0.len());
+        bounds.push(idx.len());
         st.running.store(ok, Release);
     };
     start.wait();
