@@ -110,3 +110,35 @@ fn normal(rng: &mut impl rand::Rng) -> f32 {
     let u2: f64 = rng.random::<f64>();
     ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{arch, Shape};
+
+    #[test]
+    fn thesis_code_draws_in_the_cpp_order() {
+        // 3 → 2 → 2: the C++ draws W1 column-major (in × out), then b1, then W2, then b2.
+        let net = arch::mlp(Shape::flat(3), 1, 2, 2).unwrap();
+        let theta = net.init_params(Init::ThesisCode { std: 0.01 }, 1337);
+        let mut draws = vec![0.0f32; 6];
+        let mut rng = ThesisRng::new(1337);
+        rng.fill_normal(&mut draws, 0.01);
+        // Ours is in × out row-major: (i, o) at i·2 + o; the C++'s k-th draw is (k mod 3, k / 3).
+        for (k, &x) in draws.iter().enumerate() {
+            assert_eq!(theta[(k % 3) * 2 + k / 3], x, "draw {k}");
+        }
+        let mut b1 = [0.0f32; 2];
+        rng.fill_normal(&mut b1, 0.01);
+        assert_eq!(theta[6..8], b1);
+        let mut rest = [0.0f32; 6];
+        rng.fill_normal(&mut rest[..4], 0.01);
+        rng.fill_normal(&mut rest[4..], 0.01);
+        assert_eq!(theta[8], rest[0]);
+        assert_eq!(theta[9], rest[2], "(i = 0, o = 1) is the C++'s draw 2");
+        assert_eq!(theta[12..14], rest[4..6]);
+        // Different seed, different θ; the same seed, the same θ.
+        assert_eq!(theta, net.init_params(Init::ThesisCode { std: 0.01 }, 1337));
+        assert_ne!(theta, net.init_params(Init::ThesisCode { std: 0.01 }, 1));
+    }
+}
