@@ -19,8 +19,9 @@ pub enum Init {
     /// (`NetworkTopology::init` → `FullyConnected::init`): one [`ThesisRng`] seeded with the
     /// seed, layer by layer, each layer's weights in the C++'s column-major `in × out` order,
     /// then its biases. Dense layers match the C++ value for value (up to f64 → f32 rounding);
-    /// convolution layers are filled in our own layout's order.
-    ThesisCode { std: f32 },
+    /// convolution layers are filled in our own layout's order. `std` is in double precision, as
+    /// the C++'s σ is.
+    ThesisCode { std: f64 },
 }
 
 impl Init {
@@ -40,7 +41,7 @@ impl Network {
     pub fn init_into(&self, init: Init, seed: u64, theta: &mut [f32]) {
         assert_eq!(theta.len(), self.num_params(), "θ has the wrong dimension");
         if let Init::ThesisCode { std } = init {
-            return self.thesis_code_init(f64::from(std), seed, theta);
+            return self.thesis_code_init(std, seed, theta);
         }
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
         for (l, &off) in self.layers().iter().zip(self.param_offsets()) {

@@ -192,9 +192,7 @@ impl Config {
             InitKind::Normal => Init::Normal {
                 std: self.init_std as f32,
             },
-            InitKind::ThesisCode => Init::ThesisCode {
-                std: self.init_std as f32,
-            },
+            InitKind::ThesisCode => Init::ThesisCode { std: self.init_std },
         }
     }
 
