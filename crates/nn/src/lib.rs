@@ -50,6 +50,7 @@ pub mod reference;
 pub mod sampler;
 mod scratch;
 mod shape;
+pub mod thesis_rng;
 
 pub use arch::Arch;
 pub use builder::{BuildError, NetworkBuilder};
@@ -62,3 +63,4 @@ pub use network::{EvalSums, Network};
 pub use sampler::{BatchSampler, EpochCache, SharedCursor, Shuffle};
 pub use scratch::Scratch;
 pub use shape::{Activation, Batch, Layer, Shape};
+pub use thesis_rng::ThesisRng;

@@ -7,8 +7,16 @@
 //! beyond the counter: an epoch is exactly one pass over the data, no two workers ever take the
 //! same position, and one worker with a given seed replays bit for bit. [`BatchSampler`] is the
 //! single-worker case.
+//!
+//! [`Shuffle::ThesisCode`] is the thesis C++ code's batching (`internal::create_shuffled_batches`
+//! in its `Utils/Random.h`): one permutation by [`ThesisRng`], cut into ⌈n/b⌉ batches of which
+//! the last is short (60,000 at b = 512: 117 of 512 and one of 96), the same batches in the same
+//! order every epoch. A claim then takes the rest of the current batch slot (a compare-and-swap
+//! instead of the `fetch_add`), so a batch never straddles an epoch and an epoch is still exactly
+//! one pass.
 
 use crate::data::{BatchBuf, Dataset};
+use crate::thesis_rng::ThesisRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -23,6 +31,9 @@ pub enum Shuffle {
     Once,
     /// The data set's own order.
     Never,
+    /// The thesis' C++ code: one [`ThesisRng`] Fisher–Yates permutation seeded with the seed,
+    /// epoch-aligned batches (the last of each epoch short), the same batches every epoch.
+    ThesisCode,
 }
 
 /// Mini-batches for many workers: a shared position counter over seeded per-epoch permutations.
@@ -62,7 +73,11 @@ impl SharedCursor {
 
     /// Claim the next `b` positions; fills `out` with sample indices and returns the first
     /// position. `None` when the limit is reached.
+    /// With [`Shuffle::ThesisCode`], fewer than `b` at the end of an epoch.
     pub fn claim(&self, b: usize, cache: &mut EpochCache, out: &mut Vec<u32>) -> Option<u64> {
+        if self.shuffle == Shuffle::ThesisCode {
+            return self.claim_aligned(b as u64, cache, out);
+        }
         let p = self.next.fetch_add(b as u64, Relaxed);
         if p.saturating_add(b as u64) > self.limit {
             return None;
@@ -71,7 +86,7 @@ impl SharedCursor {
         for q in p..p + b as u64 {
             let e = q / self.n;
             let epoch = match self.shuffle {
-                Shuffle::Once | Shuffle::Never => 0,
+                Shuffle::Once | Shuffle::Never | Shuffle::ThesisCode => 0,
                 Shuffle::EveryEpoch => e,
             };
             if cache.epoch != Some(epoch) {
@@ -83,10 +98,38 @@ impl SharedCursor {
         Some(p)
     }
 
+    /// An epoch-aligned claim: the batch slot at `next` holds min(b, n − next mod n) positions.
+    fn claim_aligned(&self, b: u64, cache: &mut EpochCache, out: &mut Vec<u32>) -> Option<u64> {
+        let mut p = self.next.load(Relaxed);
+        let (off, size) = loop {
+            let off = p % self.n;
+            let size = b.min(self.n - off);
+            if p.saturating_add(size) > self.limit {
+                return None;
+            }
+            match self
+                .next
+                .compare_exchange_weak(p, p + size, Relaxed, Relaxed)
+            {
+                Ok(_) => break (off as usize, size as usize),
+                Err(now) => p = now,
+            }
+        };
+        if cache.epoch != Some(0) {
+            self.permutation(0, &mut cache.perm);
+            cache.epoch = Some(0);
+        }
+        out.clear();
+        out.extend_from_slice(&cache.perm[off..off + size]);
+        Some(p)
+    }
+
     fn permutation(&self, epoch: u64, perm: &mut Vec<u32>) {
         perm.clear();
         perm.extend(0..self.n as u32);
-        if self.shuffle != Shuffle::Never {
+        if self.shuffle == Shuffle::ThesisCode {
+            ThesisRng::new(self.seed).shuffle(perm);
+        } else if self.shuffle != Shuffle::Never {
             let s = self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
             perm.shuffle(&mut rand::rngs::Xoshiro256PlusPlus::seed_from_u64(s));
         }

@@ -200,7 +200,7 @@ impl std::str::FromStr for ExecutorKind {
     }
 }
 
-/// How θ0 is drawn (see [`nn::Init`]); `normal` uses `Config::init_std`.
+/// How θ0 is drawn (see [`nn::Init`]); `normal` and `thesis_code` use `Config::init_std`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InitKind {
@@ -210,29 +210,37 @@ pub enum InitKind {
     Glorot,
     /// Every weight and bias N(0, std²) (Alg. B.1's RAND_INIT).
     Normal,
+    /// N(0, std²) drawn value for value as the thesis' C++ code draws it (its Park–Miller
+    /// generator seeded with `seed`, Box–Muller, the C++'s weight order; [`nn::Init::ThesisCode`]).
+    ThesisCode,
 }
 
 impl InitKind {
-    pub const ALL: [(InitKind, &'static str); 3] = [
+    pub const ALL: [(InitKind, &'static str); 4] = [
         (InitKind::He, "he"),
         (InitKind::Glorot, "glorot"),
         (InitKind::Normal, "normal"),
+        (InitKind::ThesisCode, "thesis_code"),
     ];
 }
 
 impl std::str::FromStr for InitKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        let w = s.replace('-', "_");
         InitKind::ALL
             .iter()
-            .find(|(_, n)| *n == s)
+            .find(|(_, n)| *n == w)
             .map(|(k, _)| *k)
-            .ok_or_else(|| format!("unknown initialisation `{s}` (expected he, glorot or normal)"))
+            .ok_or_else(|| {
+                format!("unknown initialisation `{s}` (expected he, glorot, normal or thesis_code)")
+            })
     }
 }
 
 /// `#[serde(with)]` adapters that write the library types of a [`super::Config`] as words or
-/// numbers: `nn::Scale` (`unit`, `raw`), `nn::Shuffle` (`every_epoch`, `once`, `never`),
+/// numbers: `nn::Scale` (`unit`, `raw`), `nn::Shuffle` (`every_epoch`, `once`, `never`,
+/// `thesis_code`),
 /// `nn::Arch` (its spec, `mlp:3x128`), `pvec::Persistence` (`"inf"` or a number).
 pub(crate) mod words {
     use super::*;
@@ -240,10 +248,11 @@ pub(crate) mod words {
     use pvec::Persistence;
 
     pub const SCALES: [(Scale, &str); 2] = [(Scale::Unit, "unit"), (Scale::Raw, "raw")];
-    pub const SHUFFLES: [(Shuffle, &str); 3] = [
+    pub const SHUFFLES: [(Shuffle, &str); 4] = [
         (Shuffle::EveryEpoch, "every_epoch"),
         (Shuffle::Once, "once"),
         (Shuffle::Never, "never"),
+        (Shuffle::ThesisCode, "thesis_code"),
     ];
 
     fn word<T: PartialEq + Copy>(table: &[(T, &'static str)], v: T) -> &'static str {

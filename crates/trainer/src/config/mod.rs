@@ -78,7 +78,8 @@ pub struct Config {
     /// Pixels as `unit` (x/255) or `raw` (0–255).
     #[serde(with = "words::scale")]
     pub scale: Scale,
-    /// Sample order: `every_epoch`, `once`, `never`.
+    /// Sample order: `every_epoch`, `once`, `never`, `thesis_code` (the C++'s shuffle and
+    /// epoch-aligned batches, the last of each epoch short).
     #[serde(with = "words::shuffle")]
     pub shuffle: Shuffle,
     /// Seconds between evaluations; 0 = schedule by progress instead (`eval_points`).
@@ -188,16 +189,25 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The settings of the thesis' C++ code (dcs-chalmers/shared-memory-sgd): raw 0–255 pixels,
-    /// every weight and bias N(0, 0.01²), one shuffle then batches in order, plain SGD,
-    /// η = 0.005, ε judged by the trailing mean of 10 mini-batch losses against the full
-    /// training set's initial loss, and no periodic evaluation (the C++ never evaluates while
-    /// training). See `docs/trainer.md` for what the code does and where.
+    /// What the thesis' C++ code (dcs-chalmers/shared-memory-sgd) does with `-A MLP`:
+    /// its default MLP, one hidden layer of 128 (`mlp:1x128`); raw 0–255 pixels; every weight
+    /// and bias N(0, 0.01²) from its Park–Miller generator seeded with its default seed 1337
+    /// (`init = thesis_code`); one Fisher–Yates shuffle by the same generator and seed, cut
+    /// into epoch-aligned batches with a short last one, the same every epoch
+    /// (`shuffle = thesis_code`); plain SGD (its momentum μ is an unset global, 0); η = 0.005;
+    /// ε judged by the trailing mean of 10 mini-batch losses against the whole training set's
+    /// initial loss; no periodic evaluation (the C++ never evaluates while training). Each
+    /// quirk with its C++ file and line: `docs/trainer.md`, "What the thesis code does".
     pub fn apply_thesis_preset(&mut self) {
+        self.arch = Arch::Mlp {
+            hidden_layers: 1,
+            units: 128,
+        };
+        self.seed = 1337;
         self.scale = Scale::Raw;
-        self.init = InitKind::Normal;
+        self.init = InitKind::ThesisCode;
         self.init_std = 0.01;
-        self.shuffle = Shuffle::Once;
+        self.shuffle = Shuffle::ThesisCode;
         self.momentum = 0.0;
         self.eta = 0.005;
         self.eps_by = EpsBy::Minibatch;
@@ -213,6 +223,7 @@ impl Config {
             InitKind::Normal => Init::Normal {
                 std: self.init_std as f32,
             },
+            InitKind::ThesisCode => Init::ThesisCode { std: self.init_std },
         }
     }
 

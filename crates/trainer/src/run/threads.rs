@@ -237,7 +237,8 @@ fn run_async<S: SharedParams>(shared: &Shared, params: &S, coord: &mut Coordinat
 struct SyncState {
     theta: parking_lot::RwLock<Vec<f32>>,
     grads: Vec<Mutex<(Vec<f32>, f32)>>,
-    indices: Mutex<Vec<u32>>,
+    /// The step's sample indices and worker i's range `bounds[i]..bounds[i + 1]` of them.
+    indices: Mutex<(Vec<u32>, Vec<usize>)>,
     running: AtomicBool,
     step_start: Barrier,
     step_done: Barrier,
@@ -272,13 +273,21 @@ fn sync_worker(
     let mut out = (id == 0).then_some(out);
     let mut local = vec![0.0f32; shared.net.num_params()];
     let mut cache = nn::EpochCache::default();
-    let mut claim = Vec::with_capacity(m * b);
+    let mut claim = Vec::with_capacity(b);
+    // m claims of b, one per worker: the same positions as one claim of m·b, and with
+    // `shuffle = thesis_code` the C++'s m consecutive (possibly short) batches per step.
     let leader_claims = |cache: &mut nn::EpochCache, claim: &mut Vec<u32>| {
-        let ok = !shared.stop_due(start.clock.seconds())
-            && shared.cursor.claim(m * b, cache, claim).is_some();
-        if ok {
-            st.indices.lock().expect("indices").clone_from(claim);
+        let mut ok = !shared.stop_due(start.clock.seconds());
+        let mut all = st.indices.lock().expect("indices");
+        let (idx, bounds) = &mut *all;
+        idx.clear();
+        bounds.clear();
+        for _ in 0..m {
+            ok = ok && shared.cursor.claim(b, cache, claim).is_some();
+            bounds.push(idx.len());
+            idx.extend_from_slice(claim);
         }
+        bounds.push(idx.len());
         st.running.store(ok, Release);
     };
     start.wait();
@@ -293,7 +302,7 @@ fn sync_worker(
         }
         {
             let idx = st.indices.lock().expect("indices");
-            me.take_batch(&idx[id * b..(id + 1) * b]);
+            me.take_batch(&idx.0[idx.1[id]..idx.1[id + 1]]);
         }
         {
             let theta = st.theta.read();
@@ -355,7 +364,7 @@ fn run_sync(shared: &Shared, theta: Vec<f32>, coord: &mut Coordinator) -> Execut
     let st = SyncState {
         theta: parking_lot::RwLock::new(theta),
         grads: (0..m).map(|_| Mutex::new((vec![0.0; d], 0.0))).collect(),
-        indices: Mutex::new(Vec::new()),
+        indices: Mutex::new((Vec::new(), Vec::new())),
         running: AtomicBool::new(false),
         step_start: Barrier::new(m),
         step_done: Barrier::new(m),

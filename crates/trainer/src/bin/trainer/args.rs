@@ -51,9 +51,10 @@ pub enum Preset {
     /// Our defaults: inputs in [0, 1], He initialisation, reshuffled epochs, η = 0.05, ε judged
     /// on an evaluation subset 40 times per run.
     Default,
-    /// The thesis' C++ code: raw 0–255 pixels, weights and biases N(0, 0.01²), one shuffle then
-    /// batches in order, plain SGD, η = 0.005, ε judged by the trailing mean of 10 mini-batch
-    /// losses against the whole training set's initial loss, no periodic evaluation.
+    /// The thesis' C++ code with `-A MLP`: MLP 1×128, seed 1337, raw 0–255 pixels, weights and
+    /// biases N(0, 0.01²) from its generator, its shuffle and epoch-aligned batches, plain SGD,
+    /// η = 0.005, ε judged by the trailing mean of 10 mini-batch losses against the whole
+    /// training set's initial loss, no periodic evaluation.
     Thesis,
 }
 
@@ -138,7 +139,7 @@ pub struct ConfigArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
     /// Architecture: mlp (3x128), mlp:LxU, cnn (Table B.2), lenet (no 84 layer), lenet5,
-    /// cifar-cnn [default: mlp].
+    /// cifar-cnn [default: mlp; thesis preset: mlp:1x128, the C++'s `-A MLP`].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
@@ -209,12 +210,14 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stop_at_eps: bool,
-    /// Seed for initialisation and sampling (one worker replays bit for bit) [default: 1].
+    /// Seed for initialisation and sampling (one worker replays bit for bit) [default: 1; thesis
+    /// preset: 1337].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Initialisation: he, glorot, normal (N(0, --init-std²) for weights and biases, Alg. B.1)
-    /// [default: he; thesis preset: normal].
+    /// Initialisation: he, glorot, normal (N(0, --init-std²) for weights and biases, Alg. B.1),
+    /// thesis_code (the same, drawn as the thesis' C++ draws it) [default: he; thesis preset:
+    /// thesis_code].
     #[arg(long, value_parser = parse::<InitKind>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<InitKind>,
@@ -226,7 +229,8 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<String>,
-    /// Sample order: every_epoch, once, never [default: every_epoch; thesis preset: once].
+    /// Sample order: every_epoch, once, never, thesis_code (the C++'s shuffle, epoch-aligned
+    /// batches) [default: every_epoch; thesis preset: thesis_code].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shuffle: Option<String>,
