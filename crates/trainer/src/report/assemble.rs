@@ -160,6 +160,7 @@ impl Report {
                     .map(|&(seconds, norm)| NoisePoint { seconds, norm })
                     .collect(),
             }),
+            mpi: None,
         }
     }
 }

@@ -7,8 +7,10 @@ use std::path::Path;
 
 mod assemble;
 mod machine;
+mod mpi;
 
 pub use machine::Machine;
+pub use mpi::{MpiReport, RankReport, ServerCost};
 
 /// Version tag of the JSON layout; bump on incompatible changes.
 pub const SCHEMA: &str = "asgd-trainer-report/2";
@@ -354,7 +356,7 @@ pub struct Report {
     pub stopped_by: StopReason,
     /// Why the run diverged (a non-finite loss, or the loss past its bound).
     pub failure: Option<String>,
-    /// Who ran the workers: `threads`.
+    /// Who ran the workers: `threads` or `mpi`.
     pub executor: String,
     pub eps: Vec<EpsTime>,
     /// Training time from time zero (every worker released) to the last worker's end.
@@ -381,6 +383,9 @@ pub struct Report {
     pub elastic: Option<ElasticReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ain: Option<AinReport>,
+    /// The MPI executor's ranks, messages and server cost (`executor = "mpi"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpi: Option<MpiReport>,
 }
 
 /// JSON has no NaN or ±∞ (serde_json writes them as `null`): read `null` back as NaN.

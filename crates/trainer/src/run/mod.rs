@@ -16,6 +16,8 @@ mod context;
 mod coordinator;
 mod events;
 mod handoff;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod threads;
 mod trackers;
 mod worker;
@@ -166,8 +168,24 @@ pub fn train(
         noise: NoiseStats::new(expected),
     });
     let mut coord = Coordinator::new(&shared, ev, initial_loss, start, observer, elastic);
+    #[cfg_attr(not(feature = "mpi"), allow(unused_mut))]
+    let mut mpi_section = None;
     let executed = match cfg.executor {
         ExecutorKind::Threads => threads::Threads.execute(&shared, init_theta, &mut coord),
+        #[cfg(feature = "mpi")]
+        ExecutorKind::Mpi => {
+            let (executed, section) = mpi::serve(job, &shared, init_theta, &mut coord)?;
+            mpi_section = Some(section);
+            executed
+        }
+        #[cfg(not(feature = "mpi"))]
+        ExecutorKind::Mpi => {
+            return Err(TrainError::Invalid(
+                "`executor` mpi needs the trainer built with `--features mpi` and launched \
+                 under mpirun"
+                    .into(),
+            ))
+        }
         other => {
             return Err(TrainError::Invalid(format!(
                 "`executor` {} is not built into this trainer",
@@ -176,12 +194,7 @@ pub fn train(
         }
     };
     let finished = coord.finish(&executed.theta, executed.seq);
-    Ok(Report::from_run(
-        job,
-        &shared,
-        initial_loss,
-        eval.len(),
-        finished,
-        executed,
-    ))
+    let mut report = Report::from_run(job, &shared, initial_loss, eval.len(), finished, executed);
+    report.mpi = mpi_section;
+    Ok(report)
 }
