@@ -19,6 +19,7 @@
 mod server;
 mod startup;
 mod sync;
+mod wait;
 mod wire;
 mod worker;
 
@@ -91,7 +92,11 @@ impl Session {
     pub fn library() -> String {
         mpi::environment::library_version()
             .ok()
-            .and_then(|v| v.lines().next().map(str::trim).map(String::from))
+            .and_then(|v| {
+                v.lines()
+                    .next()
+                    .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string())
+            })
             .unwrap_or_default()
     }
 }

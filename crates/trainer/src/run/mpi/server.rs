@@ -5,6 +5,7 @@
 //! on the process's main thread (evaluations, step-size refreshes, stops), exactly as for the
 //! threaded executor.
 
+use super::wait::{self, Backoff};
 use super::wire::{header, set_header, Kind, RankStats, HEADER, TAG_STATE, TAG_STATS, TAG_WORK};
 use crate::report::StopReason;
 use crate::run::context::Shared;
@@ -12,7 +13,7 @@ use crate::run::events::{Event, Rec};
 use crate::run::handoff::Clock;
 use crate::run::worker::Samples;
 use mpi::datatype::Equivalence;
-use mpi::point_to_point::{Destination, Source};
+use mpi::point_to_point::Source;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use parking_lot::{RwLock, RwLockWriteGuard};
 use std::sync::mpsc::SyncSender;
@@ -141,27 +142,6 @@ impl ServerEnd {
     }
 }
 
-/// Waits for work: spins briefly (a reply is usually due within microseconds), then sleeps a
-/// little, so that an idle server does not take a core from the workers.
-pub(crate) struct Backoff(u32);
-
-impl Backoff {
-    pub fn new() -> Self {
-        Backoff(0)
-    }
-    pub fn reset(&mut self) {
-        self.0 = 0;
-    }
-    pub fn wait(&mut self) {
-        self.0 += 1;
-        if self.0 < 64 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(20));
-        }
-    }
-}
-
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -226,7 +206,7 @@ pub(crate) fn run_async(
                 // Readers (the coordinator's snapshots) may share θ while it is sent.
                 let g = RwLockWriteGuard::downgrade(g);
                 let t2 = Instant::now();
-                to.send_with_tag(&g.buf[..], TAG_STATE);
+                wait::send(&to, &g.buf[..], TAG_STATE);
                 drop(g);
                 let t3 = Instant::now();
                 end.bytes_sent += 4 * (HEADER + d) as u64;
@@ -259,7 +239,7 @@ pub(crate) fn run_async(
             }
         }
         // Every message but an applied gradient ends that worker.
-        to.send_with_tag(&stop[..], TAG_STATE);
+        wait::send(&to, &stop[..], TAG_STATE);
         end.bytes_sent += 4 * HEADER as u64;
         live -= 1;
     }

@@ -3,11 +3,11 @@
 //! per-update computation (mini-batch, gradient timed as T_c, momentum) is the threaded
 //! worker's ([`crate::run::worker::Worker`]); only where θ comes from differs.
 
+use super::wait;
 use super::wire::{header, set_header, Kind, RankStats, HEADER, TAG_STATE, TAG_WORK};
 use crate::run::context::Shared;
 use crate::run::worker::{Samples, Worker};
 use crate::TrainError;
-use mpi::point_to_point::{Destination, Source};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -47,15 +47,16 @@ pub(crate) fn run_async(
         let t = Instant::now();
         match last {
             None => {
-                server.send_with_tag(&out[..], TAG_WORK);
+                wait::send(&server, &out[..], TAG_WORK);
                 sent += 1;
             }
             Some((kind, loss)) => {
                 set_header(&mut out[..HEADER], version, loss, kind);
-                server.send_with_tag(&out[..HEADER], TAG_WORK);
+                wait::send(&server, &out[..HEADER], TAG_WORK);
             }
         }
-        let status = server.receive_into_with_tag(&mut state[..], TAG_STATE);
+        let msg = wait::probe(&server, TAG_STATE);
+        let status = msg.matched_receive_into(&mut state[..]);
         let n = status.count(<f32 as mpi::datatype::Equivalence>::equivalent_datatype());
         match header(&state) {
             Some((v, _, Kind::State)) if n as usize == HEADER + d && last.is_none() => {
