@@ -93,9 +93,10 @@ impl Session {
         mpi::environment::library_version()
             .ok()
             .and_then(|v| {
-                v.lines()
-                    .next()
-                    .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string())
+                v.lines().next().map(|l| {
+                    l.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                        .to_string()
+                })
             })
             .unwrap_or_default()
     }
