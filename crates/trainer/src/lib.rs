@@ -50,6 +50,9 @@ pub use config::{Algorithm, Config, EpsBy, ExecutorKind, InitKind, PolicyKind, S
 pub use data::{load_data, DataFormat};
 pub use memory::{available_bytes, check_memory, estimate_bytes};
 pub use report::{Outcome, Report};
+/// The MPI executor's process roles (feature `mpi`): [`mpi::Session`], [`mpi::work`].
+#[cfg(feature = "mpi")]
+pub use run::mpi;
 pub use run::{train, Job, Observer, Progress, Quiet};
 
 use nn::{Dataset, Network};

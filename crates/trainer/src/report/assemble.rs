@@ -161,6 +161,7 @@ impl Report {
                     .collect(),
             }),
             simulation: executed.simulation,
+            mpi: None,
         }
     }
 }

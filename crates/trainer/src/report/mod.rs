@@ -7,9 +7,11 @@ use std::path::Path;
 
 mod assemble;
 mod machine;
+mod mpi;
 mod simulation;
 
 pub use machine::Machine;
+pub use mpi::{MpiReport, RankReport, ServerCost};
 pub use simulation::{DistributionReport, SimulationReport, TimingReport};
 
 /// Version tag of the JSON layout; bump on incompatible changes.
@@ -356,8 +358,8 @@ pub struct Report {
     pub stopped_by: StopReason,
     /// Why the run diverged (a non-finite loss, or the loss past its bound).
     pub failure: Option<String>,
-    /// Who ran the workers: `threads` or `simulated` (then `seconds` are virtual; see
-    /// `simulation`).
+    /// Who ran the workers: `threads`, `simulated` (then `seconds` are virtual; see
+    /// `simulation`) or `mpi`.
     pub executor: String,
     pub eps: Vec<EpsTime>,
     /// Training time from time zero (every worker released) to the last worker's end.
@@ -387,6 +389,9 @@ pub struct Report {
     /// The simulated executor's clocks and model (`executor: "simulated"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationReport>,
+    /// The MPI executor's ranks, messages and server cost (`executor = "mpi"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpi: Option<MpiReport>,
 }
 
 /// JSON has no NaN or ±∞ (serde_json writes them as `null`): read `null` back as NaN.

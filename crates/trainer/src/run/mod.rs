@@ -18,6 +18,8 @@ mod coordinator;
 mod events;
 mod handoff;
 mod sim;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod threads;
 mod trackers;
 mod worker;
@@ -77,7 +79,7 @@ pub(crate) struct Executed {
     /// The final θ and its sequence number (updates applied).
     pub theta: Vec<f32>,
     pub seq: u64,
-    /// The executor's name in the report (`threads`, `simulated`).
+    /// The executor's name in the report (`threads`, `simulated`, `mpi`).
     pub executor: &'static str,
     /// The simulated executor's clocks and model.
     pub simulation: Option<crate::report::SimulationReport>,
@@ -170,23 +172,28 @@ pub fn train(
         noise: NoiseStats::new(expected),
     });
     let mut coord = Coordinator::new(&shared, ev, initial_loss, start, observer, elastic);
+    #[cfg_attr(not(feature = "mpi"), allow(unused_mut))]
+    let mut mpi_section = None;
     let executed = match cfg.executor {
         ExecutorKind::Threads => threads::Threads.execute(&shared, init_theta, &mut coord),
         ExecutorKind::Simulated => sim::Simulated.execute(&shared, init_theta, &mut coord),
-        other => {
-            return Err(TrainError::Invalid(format!(
-                "`executor` {} is not built into this trainer",
-                other.name()
-            )))
+        #[cfg(feature = "mpi")]
+        ExecutorKind::Mpi => {
+            let (executed, section) = mpi::serve(job, &shared, init_theta, &mut coord)?;
+            mpi_section = Some(section);
+            executed
+        }
+        #[cfg(not(feature = "mpi"))]
+        ExecutorKind::Mpi => {
+            return Err(TrainError::Invalid(
+                "`executor` mpi needs the trainer built with `--features mpi` and launched \
+                 under mpirun"
+                    .into(),
+            ))
         }
     };
     let finished = coord.finish(&executed.theta, executed.seq);
-    Ok(Report::from_run(
-        job,
-        &shared,
-        initial_loss,
-        eval.len(),
-        finished,
-        executed,
-    ))
+    let mut report = Report::from_run(job, &shared, initial_loss, eval.len(), finished, executed);
+    report.mpi = mpi_section;
+    Ok(report)
 }

@@ -25,6 +25,8 @@ mod macros {
 }
 
 mod args;
+#[cfg(feature = "mpi")]
+mod mpirun;
 mod progress;
 mod signals;
 mod summary;
@@ -52,6 +54,10 @@ fn main() -> ExitCode {
 fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     signals::install()?;
     let config = args::build_config(a)?;
+    #[cfg(feature = "mpi")]
+    if config.executor == trainer::ExecutorKind::Mpi {
+        return mpirun::train_cmd(a, config);
+    }
     config.validate()?;
     // Every output is checked (created and writable) before anything is loaded or trained.
     trainer::report::probe_writable(&a.json)
@@ -59,6 +65,18 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(d) = &a.plot {
         trainer::report::probe_dir(d).map_err(|e| format!("--plot {}: {e}", d.display()))?;
     }
+    let (train, test, dir, net) = load(a, &config)?;
+    let theta0 = net.init_params(config.init(), config.seed);
+    run_report(a, &config, &net, &train, &test, &dir, theta0)
+}
+
+type Loaded = (nn::Dataset, nn::Dataset, std::path::PathBuf, nn::Network);
+
+/// The data and the network, checked against each other and this machine's memory.
+pub(crate) fn load(
+    a: &TrainArgs,
+    config: &trainer::Config,
+) -> Result<Loaded, Box<dyn std::error::Error>> {
     let format = match a.format {
         Format::Idx => trainer::DataFormat::Idx,
         Format::Cifar10 => trainer::DataFormat::Cifar10,
@@ -67,7 +85,21 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let net = config.arch.build(train.shape, train.classes)?;
     trainer::check_compatible(&net, &train, config.batch)?;
     // Before θ is allocated: refuse what does not fit this machine's memory.
-    trainer::check_memory(&config, &net, &train, &test)?;
+    trainer::check_memory(config, &net, &train, &test)?;
+    Ok((train, test, dir, net))
+}
+
+/// Train the loaded job, write its report (and plots), summarise it: the exit code says how it
+/// ended.
+pub(crate) fn run_report(
+    a: &TrainArgs,
+    config: &trainer::Config,
+    net: &nn::Network,
+    train: &nn::Dataset,
+    test: &nn::Dataset,
+    dir: &std::path::Path,
+    theta0: Vec<f32>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let terminal = std::io::stderr().is_terminal();
     if !a.quiet {
         let limit = config
@@ -115,15 +147,14 @@ fn train_cmd(a: &TrainArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         last_line: 0.0,
     };
     let job = Job {
-        config: &config,
-        net: &net,
-        train: &train,
-        test: &test,
+        config,
+        net,
+        train,
+        test,
         source: dir.display().to_string(),
         command: std::env::args().collect(),
         interrupt: &signals::INTERRUPT,
     };
-    let theta0 = net.init_params(config.init(), config.seed);
     let report = trainer::train(&job, theta0, &mut display)?;
     if let Some(bar) = &display.bar {
         bar.finish_and_clear();

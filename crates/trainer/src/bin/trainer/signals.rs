@@ -8,6 +8,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
 pub static INTERRUPT: AtomicBool = AtomicBool::new(false);
 /// The first signal's number (0 before any).
 static FIRST: AtomicI32 = AtomicI32::new(0);
+/// Under mpirun a second signal does not exit: mpirun itself follows its SIGTERM with SIGKILL,
+/// and a Ctrl-C reaches the ranks both directly and through mpirun.
+static PATIENT: AtomicBool = AtomicBool::new(false);
+
+/// Let every signal after the first one pass (see [`PATIENT`]).
+#[cfg(feature = "mpi")]
+pub fn patient() {
+    PATIENT.store(true, SeqCst);
+}
 
 /// Start the thread that receives SIGINT and SIGTERM.
 pub fn install() -> Result<(), String> {
@@ -24,7 +33,7 @@ pub fn install() -> Result<(), String> {
                         "\ntrainer: {}: stopping (the report is written); again to exit at once",
                         name(sig)
                     );
-                } else {
+                } else if !PATIENT.load(SeqCst) {
                     eprintln!("\ntrainer: {}: exiting now, without a report", name(sig));
                     std::process::exit(128 + sig);
                 }

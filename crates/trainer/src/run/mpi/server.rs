@@ -1,0 +1,249 @@
+//! The parameter server S of Alg. A.1 (rank 0), on its own thread of the server process: it
+//! receives a gradient from whichever worker is ready (a non-blocking any-source probe, so no
+//! slow worker holds it up), applies it at once with η(τ), τ = current version − read version,
+//! and sends that worker the new θ with its version. Events go to the coordinator, which runs
+//! on the process's main thread (evaluations, step-size refreshes, stops), exactly as for the
+//! threaded executor.
+
+use super::wait::{self, Backoff};
+use super::wire::{header, set_header, Kind, RankStats, HEADER, TAG_STATE, TAG_STATS, TAG_WORK};
+use crate::report::StopReason;
+use crate::run::context::Shared;
+use crate::run::events::{Event, Rec};
+use crate::run::handoff::Clock;
+use crate::run::worker::Samples;
+use mpi::datatype::Equivalence;
+use mpi::point_to_point::Source;
+use mpi::topology::{Communicator, SimpleCommunicator};
+use parking_lot::{RwLock, RwLockWriteGuard};
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+use stepsize::StepSize;
+
+/// θ with its message header in front (so that it is sent as it lies) and its version i'.
+pub(crate) struct State {
+    pub buf: Vec<f32>,
+    pub version: u64,
+}
+
+impl State {
+    pub fn new(theta0: &[f32]) -> Self {
+        let mut buf = vec![0.0; HEADER + theta0.len()];
+        buf[HEADER..].copy_from_slice(theta0);
+        State { buf, version: 0 }
+    }
+
+    pub fn theta(&self) -> &[f32] {
+        &self.buf[HEADER..]
+    }
+}
+
+/// Events to the coordinator, in the order they happen, in batches.
+pub(crate) struct Feed<'c> {
+    clock: &'c Clock,
+    tx: SyncSender<Vec<Rec>>,
+    buf: Vec<Rec>,
+    last: Instant,
+}
+
+impl<'c> Feed<'c> {
+    pub fn new(clock: &'c Clock, tx: SyncSender<Vec<Rec>>) -> Self {
+        Feed {
+            clock,
+            tx,
+            buf: Vec::with_capacity(16),
+            last: Instant::now(),
+        }
+    }
+
+    /// One update from worker `worker` (0-based), stamped now.
+    pub fn update(&mut self, worker: usize, loss: f32, applied: bool, dropped: bool) {
+        self.buf.push(Rec {
+            at: self.clock.seconds(),
+            worker,
+            event: Event::Update {
+                loss,
+                applied,
+                dropped,
+                ain: None,
+            },
+        });
+        if self.buf.len() >= 16 {
+            self.flush();
+        }
+    }
+
+    /// Send what is buffered if it is older than 20 ms (called while idle).
+    pub fn tick(&mut self) {
+        if !self.buf.is_empty() && self.last.elapsed() >= Duration::from_millis(20) {
+            self.flush();
+        }
+    }
+
+    pub fn flush(&mut self) {
+        self.last = Instant::now();
+        if !self.buf.is_empty() {
+            let b = std::mem::replace(&mut self.buf, Vec::with_capacity(16));
+            // The coordinator only hangs up after this thread ends.
+            let _ = self.tx.send(b);
+        }
+    }
+}
+
+/// What one worker rank did, as the server saw it.
+#[derive(Clone, Default)]
+pub(crate) struct RankCount {
+    pub applied: u64,
+    pub dropped: u64,
+    pub discarded: u64,
+    pub tau_sum: u64,
+}
+
+/// What the server thread measured.
+pub(crate) struct ServerEnd {
+    /// Indexed by rank (entry 0 unused).
+    pub ranks: Vec<RankCount>,
+    pub stats: Vec<Option<RankStats>>,
+    pub receive_us: Samples,
+    pub apply_us: Samples,
+    pub send_us: Samples,
+    pub total_us: Samples,
+    pub idle: Duration,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+}
+
+impl ServerEnd {
+    pub fn new(ranks: usize) -> Self {
+        ServerEnd {
+            ranks: vec![RankCount::default(); ranks],
+            stats: (0..ranks).map(|_| None).collect(),
+            receive_us: Samples::new(),
+            apply_us: Samples::new(),
+            send_us: Samples::new(),
+            total_us: Samples::new(),
+            idle: Duration::ZERO,
+            bytes_received: 0,
+            bytes_sent: 0,
+        }
+    }
+
+    /// Every worker's final measurements (each sends them once, after its last reply).
+    pub fn collect_stats(&mut self, world: &SimpleCommunicator, shared: &Shared) {
+        for r in 1..self.ranks.len() {
+            let (v, _) = world
+                .process_at_rank(r as i32)
+                .receive_vec_with_tag::<f64>(TAG_STATS);
+            self.stats[r] = RankStats::decode(&v);
+            if self.stats[r].is_none() {
+                shared.crash(format!("rank {r} sent malformed measurements"));
+            }
+        }
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Alg. A.1, lines 9–17, until every worker has been told to stop.
+pub(crate) fn run_async(
+    shared: &Shared,
+    state: &RwLock<State>,
+    clock: &Clock,
+    feed: &mut Feed,
+) -> ServerEnd {
+    let world = SimpleCommunicator::world();
+    let size = world.size() as usize;
+    let d = shared.net.num_params();
+    let mut end = ServerEnd::new(size);
+    let mut rbuf = vec![0.0f32; HEADER + d];
+    let mut stop = [0.0f32; HEADER];
+    set_header(&mut stop, 0, 0.0, Kind::Stop);
+    let mut live = size - 1;
+    let mut stopping = false;
+    let mut backoff = Backoff::new();
+    while live > 0 {
+        if !stopping && shared.stop_due(clock.seconds()) {
+            stopping = true;
+        }
+        let idle = Instant::now();
+        let Some((msg, _)) = world
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG_WORK)
+        else {
+            feed.tick();
+            backoff.wait();
+            end.idle += idle.elapsed();
+            continue;
+        };
+        backoff.reset();
+        let t0 = Instant::now();
+        let status = msg.matched_receive_into(&mut rbuf[..]);
+        let t1 = Instant::now();
+        let r = status.source_rank() as usize;
+        let n = status.count(f32::equivalent_datatype()) as usize;
+        end.bytes_received += 4 * n as u64;
+        let to = world.process_at_rank(r as i32);
+        let msg = if n >= HEADER { header(&rbuf) } else { None };
+        match msg {
+            Some((read, loss, Kind::Gradient)) if !stopping && n == HEADER + d => {
+                let mut g = state.write();
+                let tau = g.version.saturating_sub(read);
+                let eta = shared.policy.eta(tau);
+                if let Some(eta) = eta {
+                    pvec::kernels::axpy(&mut g.buf[HEADER..], &rbuf[HEADER..], eta);
+                    g.version += 1;
+                    shared.staleness.record(tau);
+                    end.ranks[r].applied += 1;
+                    end.ranks[r].tau_sum += tau;
+                } else {
+                    end.ranks[r].dropped += 1;
+                }
+                shared.attempts.record(1);
+                let v = g.version;
+                set_header(&mut g.buf, v, 0.0, Kind::State);
+                // Readers (the coordinator's snapshots) may share θ while it is sent.
+                let g = RwLockWriteGuard::downgrade(g);
+                let t2 = Instant::now();
+                wait::send(&to, &g.buf[..], TAG_STATE);
+                drop(g);
+                let t3 = Instant::now();
+                end.bytes_sent += 4 * (HEADER + d) as u64;
+                end.receive_us.push(us(t1 - t0));
+                end.apply_us.push(us(t2 - t1));
+                end.send_us.push(us(t3 - t2));
+                end.total_us.push(us(t3 - t0));
+                feed.update(r - 1, loss, eta.is_some(), eta.is_none());
+                continue;
+            }
+            Some((_, _, Kind::Gradient)) if stopping => end.ranks[r].discarded += 1,
+            Some((_, _, Kind::Done)) => {}
+            Some((_, loss, Kind::Failed)) => {
+                shared.crash(format!(
+                    "non-finite mini-batch loss ({loss}) on rank {r} (worker {r} of {})",
+                    size - 1
+                ));
+                stopping = true;
+            }
+            Some((_, _, Kind::Interrupted)) => {
+                shared.stop_for(StopReason::Interrupt);
+                stopping = true;
+            }
+            _ => {
+                shared.crash(format!(
+                    "rank {r} sent a malformed message ({n} values; a gradient has {})",
+                    HEADER + d
+                ));
+                stopping = true;
+            }
+        }
+        // Every message but an applied gradient ends that worker.
+        wait::send(&to, &stop[..], TAG_STATE);
+        end.bytes_sent += 4 * HEADER as u64;
+        live -= 1;
+    }
+    feed.flush();
+    end.collect_stats(&world, shared);
+    end
+}
