@@ -125,8 +125,9 @@ impl Runner {
     }
 }
 
-/// A cached report, if it exists and is of the current schema.
+/// A cached report, if it exists, is of the current schema and ran to its end (an interrupted
+/// run, e.g. a suite stopped with Ctrl-C, is run again).
 fn read_report(p: &Path) -> Option<Report> {
     let r: Report = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    (r.schema == trainer::report::SCHEMA).then_some(r)
+    (r.schema == trainer::report::SCHEMA && r.outcome != Outcome::Interrupted).then_some(r)
 }
