@@ -230,7 +230,7 @@ fn verdict(alg: &str, alg_name: &str, rows: &[Row], md: &mut String) {
     let fewer = |c: Option<RatioCi>| match c {
         Some(c) if c.hi < 1.0 => "significantly fewer",
         Some(c) if c.lo > 1.0 => "significantly more",
-        Some(_) => "no significant difference in",
+        Some(_) => "no significant difference",
         None => "too few runs to compare",
     };
     let reproduces = match (ws, ratio_ci(&values(&el.runs, eps_s(1)), &values(&best.runs, eps_s(1)))) {
