@@ -3,11 +3,13 @@
 //! - `cargo xtask bench [--quick] [--filter a,b] [--repeats N] [--fresh] [--no-report]`: the
 //!   experiment suite that reproduces the thesis' tables next to its numbers, plus every crate's
 //!   criterion benches; writes the generated part of `docs/results.md` and figures under
-//!   `docs/img/`. Experiments: `tt50` (time to 50 % vs the thesis' C++), `s1` (§B.5 S1 and the
-//!   §B.4 fixed point), `s2` (S2/S3 high precision, S5 memory), `a1` (Table A.1 / Fig. A.2 fits),
-//!   `c2` (Table C.2 with the TAIL-τ decomposition), `d2` (Table D.2), `criterion`. Each trainer
-//!   run is cached under `out/bench/runs/`, so an interrupted suite resumes where it stopped
-//!   (`--fresh` ignores the cache). `--quick` scales every experiment down (< 10 min on 2 cores).
+//!   `docs/img/`. Experiments (one file each under `experiments/`): `tt50` (time to 50 % vs the
+//!   thesis' C++), `s1` (§B.5 S1 and the §B.4 fixed point), `s2` (S2/S3 high precision, S5
+//!   memory), `a1` (Table A.1 / Fig. A.2 fits), `c2` (Table C.2 with the TAIL-τ decomposition),
+//!   `d2` (Table D.2), `criterion`. Runs are limited by updates (wall clock only as a safety
+//!   cap); comparisons carry bootstrap intervals (`--repeats`, default 5). Each trainer run is
+//!   cached under `out/bench/runs/`, so an interrupted suite resumes where it stopped (`--fresh`
+//!   ignores the cache). `--quick` scales every experiment down.
 //! - `cargo xtask loom [--preemptions N]`: model-check `pvec`'s Leashed-SGD publish loop with loom
 //!   (its own target dir, since `--cfg loom` rebuilds everything).
 //! - `cargo xtask miri`: run `pvec`'s tests and `nn`'s packed-GEMM and direct-convolution tests (AVX-512 enabled)
@@ -158,7 +160,7 @@ const EXPERIMENTS: &[&str] = &["tt50", "s1", "s2", "a1", "c2", "d2", "criterion"
 fn bench(args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");
     let repeats = match flag_value(args, "--repeats").map(|v| v.parse::<usize>()) {
-        None => 3,
+        None => 5,
         Some(Ok(n)) if n >= 1 => n,
         _ => {
             eprintln!("xtask: --repeats needs a positive number");
@@ -222,7 +224,7 @@ fn bench(args: &[String]) -> ExitCode {
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| std::path::PathBuf::from("target"), Into::into);
-    let mut runner = suite::Runner::new(
+    let mut runner = experiments::runner::Runner::new(
         opts.clone(),
         target.join("release/trainer"),
         "out/bench/runs".into(),
@@ -234,14 +236,8 @@ fn bench(args: &[String]) -> ExitCode {
         let t = Instant::now();
         let (ran0, reused0) = (runner.ran, runner.reused);
         eprintln!("xtask bench: experiment {exp}");
-        let mut section = match exp {
-            "tt50" => experiments::tt50(&mut runner, img),
-            "s1" => experiments::s1(&mut runner, img),
-            "s2" => experiments::s2(&mut runner, img),
-            "a1" => experiments::a1(&mut runner, img),
-            "c2" => experiments::c2(&mut runner, img),
-            "d2" => experiments::d2(&mut runner, img),
-            _ => unreachable!("filtered to EXPERIMENTS"),
+        let Some(mut section) = experiments::run(exp, &mut runner, img) else {
+            unreachable!("filtered to EXPERIMENTS without criterion")
         };
         let line = prov.line(
             quick,

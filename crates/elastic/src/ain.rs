@@ -7,7 +7,11 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Noise {
     pub state: u64,
+    /// η_j‖∇L(v_j) − ∇L(θ_j)‖ (Def. D.4.2).
     pub norm: f64,
+    /// ‖∇L(v_j) − ∇L(θ_j)‖ without η: what Alg. D.4 computes (ξ ← ‖δ_i − δ_{i−τ_i}‖) and
+    /// Table D.2 reports.
+    pub distance: f64,
 }
 
 /// Exact, real-time AIN bookkeeping (Alg. D.1/D.4), keyed by state index.
@@ -109,9 +113,11 @@ impl AinTracker {
         let mut out = Vec::new();
         // 1. This is the update applied at θ_applied: complete a waiting first viewer, or keep it.
         if let Some(g) = self.pending.remove(&applied) {
+            let d = distance(&grad, &g);
             out.push(Noise {
                 state: applied,
-                norm: f64::from(eta) * distance(&grad, &g),
+                norm: f64::from(eta) * d,
+                distance: d,
             });
         } else {
             self.applied.insert(applied, (grad.clone(), eta));
@@ -119,10 +125,14 @@ impl AinTracker {
         // 2. This is a viewer of θ_read submitting: the first one measures ξ_read.
         if self.first_seen.insert(read) {
             match self.applied.remove(&read) {
-                Some((delta, eta_read)) => out.push(Noise {
-                    state: read,
-                    norm: f64::from(eta_read) * distance(&delta, &grad),
-                }),
+                Some((delta, eta_read)) => {
+                    let d = distance(&delta, &grad);
+                    out.push(Noise {
+                        state: read,
+                        norm: f64::from(eta_read) * d,
+                        distance: d,
+                    })
+                }
                 None => {
                     self.pending.insert(read, grad);
                 }

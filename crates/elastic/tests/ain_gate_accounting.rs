@@ -23,7 +23,8 @@ fn scripted_noise_equals_hand_computed_values() {
         t.submit(0, 0, 0, ga, eta),
         vec![Noise {
             state: 0,
-            norm: 0.0
+            norm: 0.0,
+            distance: 0.0
         }]
     );
     t.view(0, 1);
@@ -37,7 +38,8 @@ fn scripted_noise_equals_hand_computed_values() {
         out,
         vec![Noise {
             state: 1,
-            norm: 2.5
+            norm: 2.5,
+            distance: 5.0
         }]
     );
 }
@@ -69,7 +71,8 @@ fn updates_nobody_views_are_released_at_once() {
         out,
         vec![Noise {
             state: 10,
-            norm: 2.0
+            norm: 2.0,
+            distance: 2.0
         }]
     );
     assert_eq!(t.retained(), 0);
@@ -88,7 +91,8 @@ fn a_viewer_submitting_before_the_update_of_its_state_waits_for_it() {
         out,
         vec![Noise {
             state: 4,
-            norm: f64::from(0.1f32) * 2.0
+            norm: f64::from(0.1f32) * 2.0,
+            distance: 2.0
         }]
     );
 }

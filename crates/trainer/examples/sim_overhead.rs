@@ -1,4 +1,4 @@
-//! The simulated executor's own cost per virtual update next to a gradient (issue 16): the host
+//! The simulated executor's own cost per virtual update next to a gradient: the host
 //! time of a simulated m = 64 run of N MLP updates at b = 512 against that of N real sequential
 //! gradient steps, side by side in one process, as ratios.
 //!

@@ -1,4 +1,4 @@
-//! The simulator against real threads at m = 2 (issue 16's validation): for lock-based ASYNC,
+//! The simulator against real threads at m = 2: for lock-based ASYNC,
 //! HOGWILD! and Leashed-SGD, a real 2-thread run (two seeds, for the seed-to-seed spread), then a
 //! simulated one with the T_c and T_u the real run measured (log-normal: the real medians, the
 //! spread from their p90/p50). Prints, per algorithm, the Bhattacharyya distance between the real

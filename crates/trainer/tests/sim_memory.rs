@@ -1,4 +1,4 @@
-//! The simulator's memory (issue 16): m = 256 virtual workers on the 3×128 MLP over the full
+//! The simulator's memory: m = 256 virtual workers on the 3×128 MLP over the full
 //! MNIST training set stay under 1 GiB of resident memory, and the modelled strategy holds what
 //! the real one would. Its own test binary, so the process's peak RSS is this test's alone.
 

@@ -1,4 +1,4 @@
-//! `--preset thesis` trains as the thesis' C++ code does (issue 22): the same first 40
+//! `--preset thesis` trains as the thesis' C++ code does: the same first 40
 //! mini-batch losses as dcs-chalmers/shared-memory-sgd (ddf760e) printed for
 //! `-a SEQ -n 1 -A MLP -e 1 -b 512 -l 0.005 -D MNIST` (seed 1337), and the same ε = 50 % update.
 //!
@@ -12,7 +12,7 @@ use nn::{data, Dataset, Scale};
 use std::sync::atomic::AtomicBool;
 use trainer::{train, Algorithm, Config, Job, Quiet, Report};
 
-/// The C++'s mini-batch losses, steps 1..=40 (issue 22).
+/// The C++'s mini-batch losses, steps 1..=40.
 const CPP: [f64; 40] = [
     3.582, 11.591, 4.484, 2.404, 1.769, 1.541, 1.325, 1.245, 0.974, 1.090, 1.320, 1.306, 1.061,
     0.966, 0.860, 0.747, 0.775, 0.794, 0.591, 0.488, 0.671, 0.744, 0.985, 0.863, 0.867, 0.760,
@@ -20,7 +20,7 @@ const CPP: [f64; 40] = [
     0.412,
 ];
 const TOL: f64 = 2e-3;
-/// The initial loss the reference figures judged ε = 50 % against (issue 22).
+/// The initial loss the reference figures judged ε = 50 % against.
 const REFERENCE_INITIAL: f64 = 2.3012;
 const CPP_CROSSING: u64 = 16;
 

@@ -151,6 +151,7 @@ impl Report {
             ain: elastic.as_ref().map(|e| AinReport {
                 measured: e.noise.n,
                 mean_norm: e.noise.mean(),
+                mean_distance: e.noise.mean_distance(),
                 max_norm: e.noise.max,
                 peak_retained: e.ain.peak_retained(),
                 series: e

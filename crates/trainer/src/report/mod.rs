@@ -322,6 +322,9 @@ pub struct AinReport {
     pub measured: u64,
     #[serde(deserialize_with = "nan_if_null")]
     pub mean_norm: f64,
+    /// Mean ‖ξ‖ without η, ‖δ_i − δ_{i−τ}‖ as Alg. D.4 computes it (the "Avg ξ" of Table D.2).
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub mean_distance: f64,
     #[serde(deserialize_with = "nan_if_null")]
     pub max_norm: f64,
     /// Most gradients retained by the tracker at once (about one per active worker, more when a
@@ -397,6 +400,10 @@ pub struct Report {
 /// JSON has no NaN or ±∞ (serde_json writes them as `null`): read `null` back as NaN.
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// A log-likelihood written as `null` was −∞.

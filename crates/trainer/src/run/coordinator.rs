@@ -215,7 +215,7 @@ impl<'s, 'a, 'o> Coordinator<'s, 'a, 'o> {
                     .ain
                     .submit(r.worker, s.read, s.applied_at, s.direction, s.eta)
                 {
-                    el.noise.push(secs, noise.norm);
+                    el.noise.push(secs, noise.norm, noise.distance);
                 }
             }
             if applied {

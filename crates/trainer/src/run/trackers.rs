@@ -155,6 +155,8 @@ impl MinibatchSeries {
 /// series.
 pub(crate) struct NoiseStats {
     pub sum: f64,
+    /// Σ‖ξ‖/η: Alg. D.4's unscaled measure.
+    pub sum_distance: f64,
     pub max: f64,
     pub n: u64,
     thin: u64,
@@ -165,6 +167,7 @@ impl NoiseStats {
     pub fn new(expected_updates: f64) -> Self {
         NoiseStats {
             sum: 0.0,
+            sum_distance: 0.0,
             max: 0.0,
             n: 0,
             thin: ((expected_updates / 2000.0) as u64).max(1),
@@ -172,8 +175,9 @@ impl NoiseStats {
         }
     }
 
-    pub fn push(&mut self, seconds: f64, norm: f64) {
+    pub fn push(&mut self, seconds: f64, norm: f64, distance: f64) {
         self.sum += norm;
+        self.sum_distance += distance;
         self.max = self.max.max(norm);
         self.n += 1;
         if self.n.is_multiple_of(self.thin) {
@@ -184,6 +188,15 @@ impl NoiseStats {
     pub fn mean(&self) -> f64 {
         if self.n > 0 {
             self.sum / self.n as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// The mean of ‖ξ‖ without η (Alg. D.4).
+    pub fn mean_distance(&self) -> f64 {
+        if self.n > 0 {
+            self.sum_distance / self.n as f64
         } else {
             0.0
         }

@@ -1,5 +1,5 @@
 //! The simulated executor: m virtual workers in virtual time on the calling thread, with real
-//! gradients on real data (issue 16; semantics in `docs/simulator.md`).
+//! gradients on real data (semantics in `docs/simulator.md`).
 //!
 //! Every virtual worker loops as a real one does — claim a mini-batch, read θ, compute the
 //! gradient (T_c), publish (T_u) — but its durations are drawn from a [`timing::Timing`] model
