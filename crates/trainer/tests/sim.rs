@@ -1,4 +1,4 @@
-//! The simulated executor(`docs/simulator.md`): it replays the real sequential run at
+//! The simulated executor (`docs/simulator.md`): it replays the real sequential run at
 //! m = 1, is deterministic, and reproduces the thesis' asynchrony at scale — mean τ ≈ m − 1 for
 //! the lock-based and HOGWILD! baselines when T_u ≪ T_c, Leashed-SGD's retry-loop occupancy at
 //! the B.4/B.7 fixed point, and a persistence bound that lowers τ.
