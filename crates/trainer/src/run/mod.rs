@@ -17,9 +17,9 @@ mod context;
 mod coordinator;
 mod events;
 mod handoff;
-mod sim;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+mod sim;
 mod threads;
 mod trackers;
 mod worker;
