@@ -89,11 +89,22 @@ fn oversubscribed_64_workers_have_one_clock_and_unthrottled_handoff() {
         eval_points: 0,
         ..Config::default()
     };
+    // What a train call costs outside its run clock (θ0 and final evaluations, thread start
+    // and join) depends on the CPU (3× more on AVX2 than AVX-512): measured with the same
+    // configuration and a 10 ms limit, and taken off the wall time.
+    let fixed = {
+        let short = Config {
+            max_seconds: Some(0.01),
+            ..cfg.clone()
+        };
+        let (r0, wall0) = run(&short, &AtomicBool::new(false), &mut Nothing);
+        (wall0 - r0.seconds).max(0.0)
+    };
     let (r, wall) = run(&cfg, &AtomicBool::new(false), &mut Nothing);
     assert_eq!(r.stopped_by, StopReason::TimeLimit, "{:?}", r.failure);
     assert!(
-        r.seconds >= 0.9 * wall,
-        "report says {:.3} s of a {wall:.3} s train call",
+        r.seconds >= 0.9 * (wall - fixed),
+        "report says {:.3} s of a {wall:.3} s train call ({fixed:.3} s outside the run clock)",
         r.seconds
     );
     assert!(
@@ -125,7 +136,10 @@ struct InterruptAt<'a> {
 
 impl Observer for InterruptAt<'_> {
     fn progress(&mut self, p: &Progress) {
-        if p.seconds >= self.at && self.when.is_none() {
+        // After `at` and after one evaluation has finished, so that the next one (the
+        // evaluator is always busy) is running when the interrupt comes, whatever the CPU's
+        // speed.
+        if p.seconds >= self.at && self.evals >= 1 && self.when.is_none() {
             self.flag.store(true, Relaxed);
             self.when = Some(p.seconds);
         }
@@ -221,7 +235,13 @@ fn evaluations_follow_the_time_limit_when_it_binds() {
     };
     let (r, _) = run(&cfg, &AtomicBool::new(false), &mut Nothing);
     let times: Vec<f64> = r.series.iter().map(|p| p.seconds).collect();
-    assert!(times.len() >= 5, "evaluations at {times:?}");
+    // θ0, then the planned points (an evaluation still running when the next falls due is
+    // not doubled up, so on a slow CPU one may be skipped), then the end.
+    assert!(times.len() >= 4, "evaluations at {times:?}");
+    assert!(
+        *times.last().unwrap() >= 1.9,
+        "the last evaluation at {times:?}"
+    );
     assert_eq!(times[0], 0.0, "the series starts with θ0 at time 0");
     assert!(
         times[1] < 1.0,

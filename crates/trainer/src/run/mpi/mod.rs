@@ -288,6 +288,7 @@ pub(crate) fn serve(
         theta,
         seq,
         executor: "mpi",
+        simulation: None,
     };
     Ok((executed, report))
 }
