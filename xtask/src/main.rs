@@ -64,8 +64,14 @@ fn loom(args: &[String]) -> ExitCode {
         "{} --cfg loom",
         std::env::var("RUSTFLAGS").unwrap_or_default()
     );
+    // Its own target dir (`--cfg loom` rebuilds everything), so a lighter release profile than
+    // the workspace's (no LTO, parallel codegen, no debug info) costs nothing elsewhere and
+    // halves the build; the model checks still run optimised.
     cmd.env("RUSTFLAGS", flags.trim())
         .env("LOOM_MAX_PREEMPTIONS", preemptions.to_string())
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .args([
             "test",
             "-p",
@@ -78,6 +84,10 @@ fn loom(args: &[String]) -> ExitCode {
         ]);
     run(cmd, &format!("loom (preemption bound {preemptions})"))
 }
+
+/// Where and with what flags `cargo xtask miri` builds (shared by its pvec and nn runs).
+const MIRI_TARGET: &str = "target/miri";
+const MIRI_RUSTFLAGS: &str = "-C target-feature=+avx512f,+avx2,+fma";
 
 /// Exit code of `cargo xtask miri` when miri cannot be installed (as opposed to failing tests).
 const MIRI_UNAVAILABLE: u8 = 3;
@@ -109,25 +119,29 @@ fn miri() -> ExitCode {
             return ExitCode::from(MIRI_UNAVAILABLE);
         }
     }
+    // Both runs share one target dir and one set of flags, so the dependencies (criterion,
+    // proptest) are interpreted-built once: the flags only matter to nn, whose kernels are
+    // built with AVX-512 enabled so that miri (which answers feature detection from the
+    // compile-time features) runs the intrinsics paths as well as the portable ones.
     let mut cmd = Command::new("cargo");
-    cmd.env("MIRIFLAGS", "-Zmiri-disable-isolation").args([
-        "+nightly",
-        "miri",
-        "test",
-        "-p",
-        "pvec",
-        "--target-dir",
-        "target/miri",
-    ]);
+    cmd.env("MIRIFLAGS", "-Zmiri-disable-isolation")
+        .env("RUSTFLAGS", MIRI_RUSTFLAGS)
+        .args([
+            "+nightly",
+            "miri",
+            "test",
+            "-p",
+            "pvec",
+            "--target-dir",
+            MIRI_TARGET,
+        ]);
     let pvec = run(cmd, "miri (pvec)");
     if pvec != ExitCode::SUCCESS {
         return pvec;
     }
-    // nn's own GEMM kernels, built with AVX-512 enabled so that miri (which answers feature
-    // detection from the compile-time features) runs the intrinsics paths as well as the
-    // portable ones. Own target dir: the flags differ from pvec's build.
     let mut cmd = Command::new("cargo");
-    cmd.env("RUSTFLAGS", "-C target-feature=+avx512f,+avx2,+fma")
+    cmd.env("MIRIFLAGS", "-Zmiri-disable-isolation")
+        .env("RUSTFLAGS", MIRI_RUSTFLAGS)
         .args([
             "+nightly",
             "miri",
@@ -139,7 +153,7 @@ fn miri() -> ExitCode {
             "--test",
             "direct",
             "--target-dir",
-            "target/miri-nn",
+            MIRI_TARGET,
         ]);
     run(
         cmd,

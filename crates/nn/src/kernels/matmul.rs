@@ -211,29 +211,7 @@ pub fn sgemm(
             // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise
             // distinct, and that C (a unique &mut borrow) cannot alias A or B. `gemm` reads A and B
             // and writes C only at those offsets, on this thread (Parallelism::None).
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    c.as_mut_ptr(),
-                    cv.cs as isize,
-                    cv.rs as isize,
-                    accumulate,
-                    a.as_ptr(),
-                    av.cs as isize,
-                    av.rs as isize,
-                    b.as_ptr(),
-                    bv.cs as isize,
-                    bv.rs as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            }
+            unsafe { gemm_f32_call(m, n, k, c, cv, accumulate, a, av, b, bv) }
         }
         Backend::MatrixMultiply => {
             let av_ = ArrayView2::from_shape((m, k).strides((av.rs, av.cs)), &a[..av.span()])
@@ -257,6 +235,82 @@ pub fn sgemm(
                     *dst = if accumulate { *dst + s } else { s };
                 }
             }
+        }
+    }
+}
+
+/// The `gemm` crate's f32 product (its `gemm::gemm` front end, for f32 only: the crate's other
+/// element types cost a third of nn's build and are never used). Its microkernels prefer a
+/// column-major destination, so a row-major C is computed as Cᵀ = Bᵀ·Aᵀ, as the front end does;
+/// strides here are never negative (checked by `prepare`).
+///
+/// # Safety
+/// Every element the three views address lies inside its slice, C's elements are pairwise
+/// distinct, and C does not alias A or B (what `prepare` asserts).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_f32_call(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    cv: View,
+    accumulate: bool,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+) {
+    let (dst_cs, dst_rs) = (cv.cs as isize, cv.rs as isize);
+    let (lhs, lhs_cs, lhs_rs) = (a.as_ptr(), av.cs as isize, av.rs as isize);
+    let (rhs, rhs_cs, rhs_rs) = (b.as_ptr(), bv.cs as isize, bv.rs as isize);
+    let gemm = gemm_f32::gemm::f32::get_gemm_fn();
+    let none = gemm_common::Parallelism::None;
+    // SAFETY: the caller's contract; the transposed call addresses exactly the same elements.
+    unsafe {
+        if dst_cs.abs() < dst_rs.abs() {
+            gemm(
+                n,
+                m,
+                k,
+                c.as_mut_ptr(),
+                dst_rs,
+                dst_cs,
+                accumulate,
+                rhs,
+                rhs_rs,
+                rhs_cs,
+                lhs,
+                lhs_rs,
+                lhs_cs,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                none,
+            )
+        } else {
+            gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                dst_cs,
+                dst_rs,
+                accumulate,
+                lhs,
+                lhs_cs,
+                lhs_rs,
+                rhs,
+                rhs_cs,
+                rhs_rs,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                none,
+            )
         }
     }
 }
