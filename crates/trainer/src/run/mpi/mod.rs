@@ -276,6 +276,7 @@ pub(crate) fn serve(
             send_us: DurationSummary::from_samples(end.send_us.into_vec()),
             total_us: DurationSummary::from_samples(end.total_us.into_vec()),
             idle_seconds: end.idle.as_secs_f64(),
+            reply_wait_seconds: end.reply_wait.as_secs_f64(),
         },
         round_trip_us: DurationSummary::from_samples(rtt_all),
         replicas_agree: agree,
