@@ -153,12 +153,13 @@ fn us(d: Duration) -> f64 {
 }
 
 /// Reply buffers of the server: each carries one θ in flight to a worker. A worker has at most
-/// one reply outstanding, so m + 1 would do; 4 per worker (at most 64 MiB in all) make the
-/// wait at the end of a pass over them (see [`run_async`]) rare.
+/// one reply outstanding, so m + 1 would do, but every pass over the buffers ends by waiting
+/// for the replies still in flight (see [`run_async`]): 16 per worker, at most 32 MiB in all,
+/// make that wait rare (every 16m updates).
 fn pool_len(workers: usize, d: usize) -> usize {
-    const BYTES: usize = 64 << 20;
+    const BYTES: usize = 32 << 20;
     let per = 4 * (HEADER + d);
-    (4 * workers).min((BYTES / per).max(workers + 1)).max(1)
+    (16 * workers).min((BYTES / per).max(workers + 1)).max(1)
 }
 
 /// Test every reply in flight once; keep those not yet taken.
