@@ -284,8 +284,16 @@ pub(crate) fn serve(
     };
     let executed = Executed {
         stats,
-        // θ with its header, and the receive buffer (SYNC: θ, two allreduce buffers).
-        vectors: VectorStats { live: 2, peak: 2 },
+        // θ with its header, and the receive buffer (SYNC: θ, two allreduce buffers); async
+        // also the reply buffers.
+        vectors: {
+            let n = if cfg.algorithm == Algorithm::Sync {
+                2
+            } else {
+                2 + server::pool_len(size - 1, d)
+            };
+            VectorStats { live: n, peak: n }
+        },
         theta,
         seq,
         executor: "mpi",

@@ -156,7 +156,7 @@ fn us(d: Duration) -> f64 {
 /// one reply outstanding, so m + 1 would do, but every pass over the buffers ends by waiting
 /// for the replies still in flight (see [`run_async`]): 16 per worker, at most 32 MiB in all,
 /// make that wait rare (every 16m updates).
-fn pool_len(workers: usize, d: usize) -> usize {
+pub(crate) fn pool_len(workers: usize, d: usize) -> usize {
     const BYTES: usize = 32 << 20;
     let per = 4 * (HEADER + d);
     (16 * workers).min((BYTES / per).max(workers + 1)).max(1)
