@@ -138,6 +138,20 @@ fn async_trains_mnist_and_staleness_grows_with_the_workers() {
         );
         assert!(m["bytes_received"].as_u64().unwrap() >= applied * 4 * 134_794);
         assert!(m["round_trip_us"]["samples"].as_u64().unwrap() > 0);
+        // Every applied gradient got its θ back (sent from the pool of reply buffers, across
+        // many passes over it here), and every worker one stop.
+        let d = r["network"]["params"].as_u64().unwrap();
+        let dropped = r["updates"]["dropped"].as_u64().unwrap();
+        assert_eq!(
+            m["bytes_sent"].as_u64().unwrap(),
+            (applied + dropped) * 4 * (d + 5) + (n as u64 - 1) * 4 * 5,
+            "np {n}"
+        );
+        let wait = m["server"]["reply_wait_seconds"].as_f64().unwrap();
+        assert!(
+            (0.0..r["seconds"].as_f64().unwrap()).contains(&wait),
+            "np {n}: reply wait {wait} s"
+        );
         mean_tau.push(r["staleness"]["mean"].as_f64().unwrap());
     }
     assert!(

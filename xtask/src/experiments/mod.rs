@@ -9,6 +9,7 @@
 pub mod a1;
 pub mod c2;
 pub mod d2;
+pub mod mpi;
 pub mod runner;
 pub mod s1;
 pub mod s2;
@@ -32,6 +33,7 @@ pub fn run(name: &str, r: &mut Runner, img: &Path) -> Option<Section> {
         "a1" => a1::run(r, img, &THREADS),
         "c2" => c2::run(r, img, &THREADS),
         "d2" => d2::run(r, img, &THREADS),
+        "mpi" => mpi::run(r),
         _ => return None,
     })
 }

@@ -20,8 +20,9 @@ pub struct MpiReport {
     /// rank and step).
     pub bytes_received: u64,
     pub bytes_sent: u64,
-    /// Per update at the server: receiving the gradient, applying it with η(τ), sending θ back
-    /// (microseconds, sampled). Async only.
+    /// Per update at the server: receiving the gradient, applying it with η(τ), copying θ into
+    /// a reply buffer and posting its send (microseconds, sampled; the server does not wait for
+    /// the worker to take the reply). Async only.
     pub server: ServerCost,
     /// A worker's round trip: from sending its gradient to holding the new θ (microseconds,
     /// sampled, all workers together). SYNC: one allreduce.
@@ -43,6 +44,10 @@ pub struct ServerCost {
     pub total_us: DurationSummary,
     /// Seconds the server thread found no message waiting (idle).
     pub idle_seconds: f64,
+    /// Seconds it waited for replies still in flight, at the end of each pass over its reply
+    /// buffers (not part of any update's cost; 0 for SYNC).
+    #[serde(default)]
+    pub reply_wait_seconds: f64,
 }
 
 /// One worker rank.

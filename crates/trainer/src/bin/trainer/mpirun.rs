@@ -14,16 +14,24 @@ pub fn train_cmd(a: &TrainArgs, config: Config) -> Result<ExitCode, Box<dyn std:
     match run_rank(a, config, &session) {
         Ok(code) => Ok(code),
         Err(e) => {
-            eprintln!(
+            say(format!(
                 "trainer: rank {rank} of {size}: error: {}",
                 super::args::flagify(&e.to_string())
-            );
+            ));
             if size > 1 {
                 session.abort(2)
             }
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// One line to stderr in one write: `eprintln!` writes each piece of its format separately,
+/// and mpirun interleaves the ranks' writes, splitting a line such as "rank 2 of 3".
+fn say(mut line: String) {
+    use std::io::Write as _;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 fn run_rank(
@@ -51,11 +59,11 @@ fn run_rank(
             trainer::report::probe_dir(d).map_err(|e| format!("--plot {}: {e}", d.display()))?;
         }
         if !a.quiet {
-            eprintln!(
+            say(format!(
                 "trainer: MPI ({}): rank 0 is the parameter server, ranks 1..{} are workers",
                 Session::library(),
                 size - 1
-            );
+            ));
         }
     }
     let (train, test, dir, net) = super::load(a, &config)?;
@@ -74,10 +82,10 @@ fn run_rank(
     };
     let end = trainer::mpi::work(session, &job, &theta0)?;
     if !a.quiet {
-        eprintln!(
+        say(format!(
             "trainer: rank {}: {} gradients in {:.2} s",
             end.rank, end.sent, end.seconds
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

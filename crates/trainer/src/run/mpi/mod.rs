@@ -276,6 +276,7 @@ pub(crate) fn serve(
             send_us: DurationSummary::from_samples(end.send_us.into_vec()),
             total_us: DurationSummary::from_samples(end.total_us.into_vec()),
             idle_seconds: end.idle.as_secs_f64(),
+            reply_wait_seconds: end.reply_wait.as_secs_f64(),
         },
         round_trip_us: DurationSummary::from_samples(rtt_all),
         replicas_agree: agree,
@@ -283,8 +284,16 @@ pub(crate) fn serve(
     };
     let executed = Executed {
         stats,
-        // θ with its header, and the receive buffer (SYNC: θ, two allreduce buffers).
-        vectors: VectorStats { live: 2, peak: 2 },
+        // θ with its header, and the receive buffer (SYNC: θ, two allreduce buffers); async
+        // also the reply buffers.
+        vectors: {
+            let n = if cfg.algorithm == Algorithm::Sync {
+                2
+            } else {
+                2 + server::pool_len(size - 1, d)
+            };
+            VectorStats { live: n, peak: n }
+        },
         theta,
         seq,
         executor: "mpi",

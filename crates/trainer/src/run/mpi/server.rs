@@ -1,7 +1,8 @@
 //! The parameter server S of Alg. A.1 (rank 0), on its own thread of the server process: it
 //! receives a gradient from whichever worker is ready (a non-blocking any-source probe, so no
 //! slow worker holds it up), applies it at once with η(τ), τ = current version − read version,
-//! and sends that worker the new θ with its version. Events go to the coordinator, which runs
+//! and sends that worker a copy of the new θ with its version, without waiting for the worker
+//! to take it (so that a worker not yet scheduled holds up no other). Events go to the coordinator, which runs
 //! on the process's main thread (evaluations, step-size refreshes, stops), exactly as for the
 //! threaded executor.
 
@@ -13,9 +14,11 @@ use crate::run::events::{Event, Rec};
 use crate::run::handoff::Clock;
 use crate::run::worker::Samples;
 use mpi::datatype::Equivalence;
-use mpi::point_to_point::Source;
+use mpi::point_to_point::{Destination, Source};
+use mpi::request::{Request, Scope};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use parking_lot::{RwLock, RwLockWriteGuard};
+use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 use stepsize::StepSize;
@@ -109,6 +112,8 @@ pub(crate) struct ServerEnd {
     pub send_us: Samples,
     pub total_us: Samples,
     pub idle: Duration,
+    /// Waiting for replies still in flight at the end of a pass over the reply buffers.
+    pub reply_wait: Duration,
     pub bytes_received: u64,
     pub bytes_sent: u64,
 }
@@ -123,6 +128,7 @@ impl ServerEnd {
             send_us: Samples::new(),
             total_us: Samples::new(),
             idle: Duration::ZERO,
+            reply_wait: Duration::ZERO,
             bytes_received: 0,
             bytes_sent: 0,
         }
@@ -146,7 +152,36 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Reply buffers of the server: each carries one θ in flight to a worker. A worker has at most
+/// one reply outstanding, so m + 1 would do, but every pass over the buffers ends by waiting
+/// for the replies still in flight (see [`run_async`]): 16 per worker, at most 32 MiB in all,
+/// make that wait rare (every 16m updates).
+pub(crate) fn pool_len(workers: usize, d: usize) -> usize {
+    const BYTES: usize = 32 << 20;
+    let per = 4 * (HEADER + d);
+    (16 * workers).min((BYTES / per).max(workers + 1)).max(1)
+}
+
+/// Test every reply in flight once; keep those not yet taken.
+fn complete<'a, S: Scope<'a>>(flight: &mut VecDeque<Request<'a, [f32], S>>) {
+    for _ in 0..flight.len() {
+        if let Some(r) = flight.pop_front() {
+            if let Err(r) = r.test() {
+                flight.push_back(r);
+            }
+        }
+    }
+}
+
 /// Alg. A.1, lines 9–17, until every worker has been told to stop.
+///
+/// The reply to a gradient is a copy of the new θ sent without waiting: a θ of 539 KB goes by
+/// rendezvous, which completes only when the worker's process runs and takes it, and a server
+/// that waited for that (as a send from θ itself must, θ may not change under a send in flight)
+/// could not serve the other workers meanwhile. The safe rsmpi API ties a request to its
+/// buffer's borrow until the end of a `scope`, so the server makes passes over a pool of reply
+/// buffers, one scope each, using every buffer once per pass; a pass ends by waiting for the
+/// replies still in flight (timed apart, as `reply_wait`).
 pub(crate) fn run_async(
     shared: &Shared,
     state: &RwLock<State>,
@@ -160,88 +195,113 @@ pub(crate) fn run_async(
     let mut rbuf = vec![0.0f32; HEADER + d];
     let mut stop = [0.0f32; HEADER];
     set_header(&mut stop, 0, 0.0, Kind::Stop);
+    let mut pool: Vec<Vec<f32>> = (0..pool_len(size - 1, d))
+        .map(|_| vec![0.0; HEADER + d])
+        .collect();
     let mut live = size - 1;
     let mut stopping = false;
     let mut backoff = Backoff::new();
     while live > 0 {
-        if !stopping && shared.stop_due(clock.seconds()) {
-            stopping = true;
-        }
-        let idle = Instant::now();
-        let Some((msg, _)) = world
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG_WORK)
-        else {
-            feed.tick();
-            backoff.wait();
-            end.idle += idle.elapsed();
-            continue;
-        };
-        backoff.reset();
-        let t0 = Instant::now();
-        let status = msg.matched_receive_into(&mut rbuf[..]);
-        let t1 = Instant::now();
-        let r = status.source_rank() as usize;
-        let n = status.count(f32::equivalent_datatype()) as usize;
-        end.bytes_received += 4 * n as u64;
-        let to = world.process_at_rank(r as i32);
-        let msg = if n >= HEADER { header(&rbuf) } else { None };
-        match msg {
-            Some((read, loss, Kind::Gradient)) if !stopping && n == HEADER + d => {
-                let mut g = state.write();
-                let tau = g.version.saturating_sub(read);
-                let eta = shared.policy.eta(tau);
-                if let Some(eta) = eta {
-                    pvec::kernels::axpy(&mut g.buf[HEADER..], &rbuf[HEADER..], eta);
-                    g.version += 1;
-                    shared.staleness.record(tau);
-                    end.ranks[r].applied += 1;
-                    end.ranks[r].tau_sum += tau;
-                } else {
-                    end.ranks[r].dropped += 1;
+        let pool = &mut pool;
+        mpi::request::scope(|scope| {
+            let mut free: Vec<&mut Vec<f32>> = pool.iter_mut().collect();
+            let mut flight = VecDeque::with_capacity(free.len());
+            while live > 0 && !free.is_empty() {
+                if !stopping && shared.stop_due(clock.seconds()) {
+                    stopping = true;
                 }
-                shared.attempts.record(1);
-                let v = g.version;
-                set_header(&mut g.buf, v, 0.0, Kind::State);
-                // Readers (the coordinator's snapshots) may share θ while it is sent.
-                let g = RwLockWriteGuard::downgrade(g);
-                let t2 = Instant::now();
-                wait::send(&to, &g.buf[..], TAG_STATE);
-                drop(g);
-                let t3 = Instant::now();
-                end.bytes_sent += 4 * (HEADER + d) as u64;
-                end.receive_us.push(us(t1 - t0));
-                end.apply_us.push(us(t2 - t1));
-                end.send_us.push(us(t3 - t2));
-                end.total_us.push(us(t3 - t0));
-                feed.update(r - 1, loss, eta.is_some(), eta.is_none());
-                continue;
+                let idle = Instant::now();
+                complete(&mut flight);
+                let Some((msg, _)) = world
+                    .any_process()
+                    .immediate_matched_probe_with_tag(TAG_WORK)
+                else {
+                    feed.tick();
+                    backoff.wait();
+                    end.idle += idle.elapsed();
+                    continue;
+                };
+                backoff.reset();
+                let t0 = Instant::now();
+                let status = msg.matched_receive_into(&mut rbuf[..]);
+                let t1 = Instant::now();
+                let r = status.source_rank() as usize;
+                let n = status.count(f32::equivalent_datatype()) as usize;
+                end.bytes_received += 4 * n as u64;
+                let to = world.process_at_rank(r as i32);
+                let msg = if n >= HEADER { header(&rbuf) } else { None };
+                match msg {
+                    Some((read, loss, Kind::Gradient)) if !stopping && n == HEADER + d => {
+                        let mut g = state.write();
+                        let tau = g.version.saturating_sub(read);
+                        let eta = shared.policy.eta(tau);
+                        if let Some(eta) = eta {
+                            pvec::kernels::axpy(&mut g.buf[HEADER..], &rbuf[HEADER..], eta);
+                            g.version += 1;
+                            shared.staleness.record(tau);
+                            end.ranks[r].applied += 1;
+                            end.ranks[r].tau_sum += tau;
+                        } else {
+                            end.ranks[r].dropped += 1;
+                        }
+                        shared.attempts.record(1);
+                        let v = g.version;
+                        set_header(&mut g.buf, v, 0.0, Kind::State);
+                        // Readers (the coordinator's snapshots) may share θ while it is copied.
+                        let g = RwLockWriteGuard::downgrade(g);
+                        let t2 = Instant::now();
+                        let reply = free.pop().expect("the loop runs while a buffer is free");
+                        reply.copy_from_slice(&g.buf);
+                        drop(g);
+                        let reply: &Vec<f32> = reply;
+                        flight.push_back(to.immediate_send_with_tag(scope, &reply[..], TAG_STATE));
+                        let t3 = Instant::now();
+                        end.bytes_sent += 4 * (HEADER + d) as u64;
+                        end.receive_us.push(us(t1 - t0));
+                        end.apply_us.push(us(t2 - t1));
+                        end.send_us.push(us(t3 - t2));
+                        end.total_us.push(us(t3 - t0));
+                        feed.update(r - 1, loss, eta.is_some(), eta.is_none());
+                        continue;
+                    }
+                    Some((_, _, Kind::Gradient)) if stopping => end.ranks[r].discarded += 1,
+                    Some((_, _, Kind::Done)) => {}
+                    Some((_, loss, Kind::Failed)) => {
+                        shared.crash(format!(
+                            "non-finite mini-batch loss ({loss}) on rank {r} (worker {r} of {})",
+                            size - 1
+                        ));
+                        stopping = true;
+                    }
+                    Some((_, _, Kind::Interrupted)) => {
+                        shared.stop_for(StopReason::Interrupt);
+                        stopping = true;
+                    }
+                    _ => {
+                        shared.crash(format!(
+                            "rank {r} sent a malformed message ({n} values; a gradient has {})",
+                            HEADER + d
+                        ));
+                        stopping = true;
+                    }
+                }
+                // Every message but an applied gradient ends that worker (a stop is a few
+                // bytes: sent eagerly, it completes at once).
+                wait::send(&to, &stop[..], TAG_STATE);
+                end.bytes_sent += 4 * HEADER as u64;
+                live -= 1;
             }
-            Some((_, _, Kind::Gradient)) if stopping => end.ranks[r].discarded += 1,
-            Some((_, _, Kind::Done)) => {}
-            Some((_, loss, Kind::Failed)) => {
-                shared.crash(format!(
-                    "non-finite mini-batch loss ({loss}) on rank {r} (worker {r} of {})",
-                    size - 1
-                ));
-                stopping = true;
+            // The scope may end only with every reply taken.
+            let t = Instant::now();
+            while !flight.is_empty() {
+                complete(&mut flight);
+                if !flight.is_empty() {
+                    backoff.wait();
+                }
             }
-            Some((_, _, Kind::Interrupted)) => {
-                shared.stop_for(StopReason::Interrupt);
-                stopping = true;
-            }
-            _ => {
-                shared.crash(format!(
-                    "rank {r} sent a malformed message ({n} values; a gradient has {})",
-                    HEADER + d
-                ));
-                stopping = true;
-            }
-        }
-        // Every message but an applied gradient ends that worker.
-        wait::send(&to, &stop[..], TAG_STATE);
-        end.bytes_sent += 4 * HEADER as u64;
-        live -= 1;
+            backoff.reset();
+            end.reply_wait += t.elapsed();
+        });
     }
     feed.flush();
     end.collect_stats(&world, shared);
