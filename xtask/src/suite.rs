@@ -117,19 +117,47 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Replace the generated block of `doc` (or append one) with every saved section.
+/// The line that opens section `name` inside the generated block.
+fn marker(name: &str) -> String {
+    format!("<!-- xtask bench: section {name} -->")
+}
+
+/// Section `name` as the generated block of `old` holds it (from its marker to the next
+/// marker or the block's end), if it does.
+fn old_section<'a>(old: &'a str, name: &str) -> Option<&'a str> {
+    let m = marker(name);
+    let start = old.find(&m)? + m.len();
+    let rest = &old[start..];
+    let end = [rest.find("<!-- xtask bench: section "), rest.find(END)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim())
+}
+
+/// Replace the generated block of `doc` (or append one) with every saved section. A section
+/// with no saved file (a `--filter` run in a fresh clone, where `out/` is empty) keeps what
+/// the document already has for it, so a filtered run never drops the others.
 pub fn assemble(doc: &Path, sections: &Path, header: &str) -> std::io::Result<()> {
+    let old = std::fs::read_to_string(doc).unwrap_or_default();
     let mut block = format!("{BEGIN}\n\n{header}\n");
     for name in ORDER {
-        if let Ok(md) = std::fs::read_to_string(sections.join(format!("{name}.md"))) {
+        let saved = std::fs::read_to_string(sections.join(format!("{name}.md"))).ok();
+        let md = match &saved {
+            Some(md) => Some(md.trim_end()),
+            None => old_section(&old, name).filter(|md| !md.is_empty()),
+        };
+        if let Some(md) = md {
             block.push('\n');
-            block.push_str(md.trim_end());
+            block.push_str(&marker(name));
+            block.push('\n');
+            block.push_str(md);
             block.push('\n');
         }
     }
     block.push('\n');
     block.push_str(END);
-    let old = std::fs::read_to_string(doc).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if e > b => {
             format!("{}{block}{}", &old[..b], &old[e + END.len()..])
@@ -182,6 +210,23 @@ mod tests {
         assert_eq!(text.matches(BEGIN).count(), 1);
         assert!(text.contains("new") && !text.contains("old"));
         assert!(text.find("## TT").unwrap() < text.find("## S1").unwrap());
+        // A fresh clone: no saved sections; a filtered run saves only its own (tt50). S1 is
+        // kept from the document, and the hand-written text around the block too.
+        std::fs::remove_dir_all(&sections).unwrap();
+        save_section(
+            &sections,
+            &Section {
+                name: "tt50",
+                markdown: "## TT\nrerun".into(),
+            },
+        )
+        .unwrap();
+        assemble(&doc, &sections, "hdr").unwrap();
+        let again = std::fs::read_to_string(&doc).unwrap();
+        assert!(again.contains("## S1\nnew"), "{again}");
+        assert!(again.contains("## TT\nrerun"));
+        assert_eq!(again.matches("## S1").count(), 1);
+        assert!(again.starts_with("# Results\n\nhand-written\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
