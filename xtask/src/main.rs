@@ -244,8 +244,23 @@ fn bench(args: &[String]) -> ExitCode {
         target.join("release/trainer"),
         "out/bench/runs".into(),
     );
-    let img = std::path::Path::new("docs/img");
-    let sections = std::path::Path::new("out/bench/sections");
+    // `--no-report` leaves docs/ alone: figures and sections go to a scratch dir instead.
+    let no_report = args.iter().any(|a| a == "--no-report");
+    let (img, sections) = if no_report {
+        (
+            std::path::Path::new("out/bench/scratch/img"),
+            std::path::Path::new("out/bench/scratch/sections"),
+        )
+    } else {
+        (
+            std::path::Path::new("docs/img"),
+            std::path::Path::new("out/bench/sections"),
+        )
+    };
+    if let Err(e) = std::fs::create_dir_all(img) {
+        eprintln!("xtask: cannot create {}: {e}", img.display());
+        return ExitCode::FAILURE;
+    }
     let mut failed = false;
     for &exp in experiments {
         let t = Instant::now();
@@ -262,7 +277,10 @@ fn bench(args: &[String]) -> ExitCode {
             runner.reused - reused0,
         );
         section.markdown = insert_after_heading(&section.markdown, &line);
-        if let Err(e) = suite::save_section(sections, &section) {
+        let verdicts = experiments::stats::take_recorded();
+        if let Err(e) = suite::save_section(sections, &section)
+            .and_then(|()| suite::save_verdicts(sections, exp, &line, verdicts))
+        {
             eprintln!("xtask: cannot save section {exp}: {e}");
             failed = true;
         }
@@ -285,7 +303,14 @@ fn bench(args: &[String]) -> ExitCode {
             None => failed = true,
         }
     }
-    if !args.iter().any(|a| a == "--no-report") {
+    match suite::assemble_verdicts(sections, &prov) {
+        Ok(path) => eprintln!("xtask bench: verdicts in {}", path.display()),
+        Err(e) => {
+            eprintln!("xtask: cannot write the verdicts summary: {e}");
+            failed = true;
+        }
+    }
+    if !no_report {
         let header = format!(
             "# Reproduction report (`cargo xtask bench`)\n\nGenerated; each section says the command, \
              commit, machine and mode it came from (a `--filter` run replaces only its own sections). \

@@ -117,6 +117,46 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Save one experiment's verdicts (as `stats` recorded them) beside its section, with the
+/// section's provenance line.
+pub fn save_verdicts(
+    dir: &Path,
+    name: &str,
+    provenance: &str,
+    verdicts: Vec<serde_json::Value>,
+) -> std::io::Result<()> {
+    let v = serde_json::json!({ "section": name, "provenance": provenance, "verdicts": verdicts });
+    let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?;
+    write_atomic(&dir.join(format!("{name}.verdicts.json")), &text)
+}
+
+/// Every saved section's verdicts in one file, `verdicts.json` beside the sections dir: the
+/// machine-readable form of the report's conclusions (sections of earlier runs included, each
+/// with its own provenance).
+pub fn assemble_verdicts(dir: &Path, prov: &Provenance) -> std::io::Result<std::path::PathBuf> {
+    let mut sections = Vec::new();
+    for name in ORDER {
+        let p = dir.join(format!("{name}.verdicts.json"));
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", p.display())))?;
+            sections.push(v);
+        }
+    }
+    let v = serde_json::json!({
+        "command": prov.command,
+        "commit": prov.commit,
+        "date": prov.date,
+        "machine": prov.cpu,
+        "cores": prov.cores,
+        "sections": sections,
+    });
+    let path = dir.parent().unwrap_or(dir).join("verdicts.json");
+    let text = serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?;
+    write_atomic(&path, &text)?;
+    Ok(path)
+}
+
 /// The line that opens section `name` inside the generated block.
 fn marker(name: &str) -> String {
     format!("<!-- xtask bench: section {name} -->")
@@ -171,6 +211,45 @@ pub fn assemble(doc: &Path, sections: &Path, header: &str) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_of_every_saved_section_land_in_one_file() {
+        let dir = std::env::temp_dir().join(format!("xtask-verdicts-{}", std::process::id()));
+        let sections = dir.join("sections");
+        std::fs::create_dir_all(&sections).unwrap();
+        let v = |w: &str| serde_json::json!({ "verdict": w });
+        save_verdicts(&sections, "d2", "prov d2", vec![v("a_faster")]).unwrap();
+        save_verdicts(
+            &sections,
+            "s1",
+            "prov s1",
+            vec![v("too_few_runs"), v("a_slower")],
+        )
+        .unwrap();
+        let prov = Provenance {
+            command: "cargo xtask bench".into(),
+            commit: "abc".into(),
+            date: "today".into(),
+            cpu: "cpu".into(),
+            cores: 2,
+        };
+        let path = assemble_verdicts(&sections, &prov).unwrap();
+        assert_eq!(path, dir.join("verdicts.json"));
+        let all: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let names: Vec<&str> = all["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["section"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["s1", "d2"], "in report order");
+        assert_eq!(all["sections"][0]["verdicts"][1]["verdict"], "a_slower");
+        assert_eq!(all["commit"], "abc");
+        std::fs::write(sections.join("a1.verdicts.json"), "{ not json").unwrap();
+        assert!(assemble_verdicts(&sections, &prov).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn assemble_replaces_only_the_generated_block() {

@@ -107,8 +107,50 @@ pub fn ratio_ci(a: &[f64], b: &[f64]) -> Option<RatioCi> {
     })
 }
 
+thread_local! {
+    /// The verdicts of the experiment running now, for `out/bench/…/verdicts.json`: the suite
+    /// takes them after each experiment ([`take_recorded`]), so no experiment passes them on.
+    static RECORDED: std::cell::RefCell<Vec<serde_json::Value>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The verdicts recorded since the last call, in order.
+pub fn take_recorded() -> Vec<serde_json::Value> {
+    RECORDED.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+/// One comparison for machines: what was compared, the interval, and the word for it.
+fn record(a: &str, b: &str, ci: Option<RatioCi>, text: &str) {
+    let (verdict, c) = match ci {
+        None => ("too_few_runs", None),
+        Some(c) if !c.significant() => ("no_significant_difference", Some(c)),
+        Some(c) if c.hi < 1.0 => ("a_faster", Some(c)),
+        Some(c) => ("a_slower", Some(c)),
+    };
+    let v = serde_json::json!({
+        "a": a,
+        "b": b,
+        "quantity": "time ratio a / b (median over repeats)",
+        "ratio": c.map(|c| c.ratio),
+        "ci_low": c.map(|c| c.lo),
+        "ci_high": c.map(|c| c.hi),
+        "level": LEVEL,
+        "runs_a": c.map(|c| c.n_a),
+        "runs_b": c.map(|c| c.n_b),
+        "verdict": verdict,
+        "text": text,
+    });
+    RECORDED.with(|r| r.borrow_mut().push(v));
+}
+
 /// The verdict on "time of `a` / time of `b`": which is faster, or no significant difference.
+/// Also recorded for the suite's JSON summary.
 pub fn time_verdict(a: &str, b: &str, ci: Option<RatioCi>) -> String {
+    let text = time_verdict_text(a, b, ci);
+    record(a, b, ci, &text);
+    text
+}
+
+fn time_verdict_text(a: &str, b: &str, ci: Option<RatioCi>) -> String {
     match ci {
         None => format!("{a} vs {b}: too few runs reached the target to compare (need ≥ 2 each)"),
         Some(c) if !c.significant() => format!(
@@ -190,5 +232,30 @@ mod tests {
         assert_eq!(ratio_ci(&[1.0], &b), None);
         assert_eq!(ratio_ci(&[1.0, f64::NAN], &b), None);
         assert!(time_verdict("A", "B", None).contains("too few"));
+    }
+
+    #[test]
+    fn every_verdict_is_recorded_for_the_json_summary() {
+        let _ = take_recorded();
+        let fast = ratio_ci(&sample(1, 7, 1.0), &sample(2, 7, 2.0)).unwrap();
+        let same = ratio_ci(&[1.0, 1.1, 0.9], &[1.0, 1.1, 0.9]).unwrap();
+        let texts = [
+            time_verdict("A", "B", Some(fast)),
+            time_verdict("A", "B", Some(same)),
+            time_verdict("A", "B", None),
+        ];
+        let rec = take_recorded();
+        let words: Vec<&str> = rec.iter().map(|v| v["verdict"].as_str().unwrap()).collect();
+        assert_eq!(
+            words,
+            ["a_faster", "no_significant_difference", "too_few_runs"]
+        );
+        assert!(rec[0]["ci_high"].as_f64().unwrap() < 1.0);
+        assert_eq!(rec[0]["ratio"].as_f64().unwrap(), fast.ratio);
+        assert!(rec[2]["ratio"].is_null());
+        for (v, t) in rec.iter().zip(&texts) {
+            assert_eq!(v["text"], t.as_str());
+        }
+        assert!(take_recorded().is_empty());
     }
 }
