@@ -103,6 +103,8 @@ pub struct Plan {
     pub budget: Budget,
     /// The ε target (0: 50 %, 1: 15 %) whose median time picks the best static m.
     pub select_by: usize,
+    /// Trainer options after the thesis preset (e.g. another network).
+    pub args: &'static [&'static str],
 }
 
 /// D.2 on real threads, scaled to this machine.
@@ -118,6 +120,7 @@ pub fn plan(quick: bool) -> Plan {
                 cap_seconds: 60.0,
             },
             select_by: 1,
+            args: &[],
         }
     } else {
         Plan {
@@ -130,6 +133,7 @@ pub fn plan(quick: bool) -> Plan {
                 cap_seconds: 180.0,
             },
             select_by: 1,
+            args: &[],
         }
     }
 }
@@ -140,7 +144,7 @@ pub fn run(r: &mut Runner, img: &Path, exec: &Exec, plan: &Plan) -> Section {
     let clock = exec.clock();
     let mut md = format!(
         "## Table D.2: ELAsyncSGD against the best static parallelism{}\n\n\
-         MLP 3×128 on MNIST, thesis preset with the §D.6 settings (b = 256, η = 5e-3; ε by the \
+         {} on MNIST, thesis preset with the §D.6 settings (b = 256, η = 5e-3; ε by the \
          trailing mean of 10 mini-batch losses), every run the same {}; static m ∈ {statics:?} \
          (with exact AIN measurement) and ELAsyncSGD with M = {big_m}. Best static m = smallest \
          median time to {} %{}. Times and worker-seconds in {clock} seconds. ξ: mean ‖ξ‖ = η‖∇L(v) − ∇L(θ)‖ (Def. D.4.2) and, as Alg. D.4 \
@@ -149,6 +153,11 @@ pub fn run(r: &mut Runner, img: &Path, exec: &Exec, plan: &Plan) -> Section {
          which ELAsyncSGD has used fewer worker-seconds than the best static m at every later \
          instant of its run. Medians over the runs; ratios with {:.0} % bootstrap intervals.{}\n",
         exec.heading(),
+        if plan.args.contains(&"mlp") {
+            "MLP 3×128"
+        } else {
+            "MLP 1×128 (the thesis code's default network)"
+        },
         budget.describe(),
         if plan.select_by == 0 { "50" } else { "15" },
         if plan.select_by == 0 {
@@ -178,6 +187,7 @@ pub fn run(r: &mut Runner, img: &Path, exec: &Exec, plan: &Plan) -> Section {
         ));
         for (label, m, extra) in cells {
             let mut args = s(&["--preset", "thesis", "--algorithm", alg, "--eta", "0.005"]);
+            args.extend(s(plan.args));
             args.extend(exec.args.iter().map(|a| a.to_string()));
             args.extend(budget.args());
             args.extend(s(&["--eps", "0.5,0.15"]));
