@@ -230,10 +230,21 @@ fn at<'a>(all: &'a Cells, label: &str, m: usize) -> Option<&'a [Option<Report>]>
         .map(|(_, _, runs)| runs.as_slice())
 }
 
-/// One worker's iteration time in ms: m × time / updates (Fig. B.4's "computation time per SGD
-/// iteration", each thread's loop of read, gradient and update).
+/// One worker's iteration time in ms (Fig. B.4's "computation time per SGD iteration", each
+/// thread's loop of read, gradient and update): m × Δt / Δupdates between the 25 % and 75 %
+/// update marks of the run. The steady state: a run that diverges after a few iterations per
+/// worker would otherwise count its start-up round and its unfinished last iterations.
 fn iteration_ms(v: &Report) -> Option<f64> {
-    Some(1e3 * v.config.threads as f64 * v.seconds / v.updates.total.max(1) as f64)
+    let n = v.updates.total as f64;
+    let mark = |q: f64| {
+        v.minibatch_series
+            .iter()
+            .find(|p| p.updates as f64 >= q * n)
+    };
+    let (a, b) = (mark(0.25)?, mark(0.75)?);
+    (b.updates > a.updates && b.seconds > a.seconds).then(|| {
+        1e3 * v.config.threads as f64 * (b.seconds - a.seconds) / (b.updates - a.updates) as f64
+    })
 }
 
 /// How one comparison of Leashed-SGD with the baselines came out.
@@ -361,7 +372,8 @@ pub fn s1_verdicts(all: &Cells, ms: &[usize]) -> String {
         md.push_str(&format!(
             "\n**Time per iteration** (thesis, Fig. B.4: it stays constant for the baselines and \
              rises moderately for Leashed-SGD under high parallelism): one worker's iteration \
-             time m × (virtual time / updates), m = {hi} against m = {lo}.\n\n\
+             time, m × Δt / Δupdates between the 25 % and 75 % update marks of each run (virtual \
+             time, steady state), m = {hi} against m = {lo}.\n\n\
              | algorithm | ms per iteration at m = {lo} | at m = {hi} | ratio | verdict |\n|---|---|---|---|---|\n"
         ));
         let mut trends: Vec<(&str, Trend)> = Vec::new();
@@ -454,6 +466,11 @@ mod tests {
         v["eps"][0]["seconds"] = eps_seconds.map_or(serde_json::Value::Null, Into::into);
         v["seconds"] = seconds.into();
         v["updates"]["total"] = updates.into();
+        let point = |q: f64| {
+            serde_json::json!({"seconds": q * seconds, "updates": (q * updates as f64) as u64,
+                               "trailing_loss": 1.0})
+        };
+        v["minibatch_series"] = serde_json::json!([point(0.0), point(0.25), point(0.75)]);
         serde_json::from_value(v).unwrap()
     }
 
