@@ -7,7 +7,8 @@
 //!   thesis' C++), `s1` (§B.5 S1 and the §B.4 fixed point), `s2` (S2/S3 high precision, S5
 //!   memory), `a1` (Table A.1 / Fig. A.2 fits), `mpi` (Table A.1 on the MPI parameter server,
 //!   skipped where `mpirun` is missing), `c2` (Table C.2 with the TAIL-τ decomposition),
-//!   `d2` (Table D.2), `criterion`. Runs are limited by updates (wall clock only as a safety
+//!   `d2` (Table D.2), `s1sim`, `a1sim`, `c2sim`, `d2sim` (S1 at m ≤ 68, Table A.1, C.2 and
+//!   D.2 with M = 36 on the simulated executor, in virtual time), `criterion`. Runs are limited by updates (wall clock only as a safety
 //!   cap); comparisons carry bootstrap intervals (`--repeats`, default 5). Each trainer run is
 //!   cached under `out/bench/runs/`, so an interrupted suite resumes where it stopped (`--fresh`
 //!   ignores the cache). `--quick` scales every experiment down.
@@ -170,7 +171,20 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
         .cloned()
 }
 
-const EXPERIMENTS: &[&str] = &["tt50", "s1", "s2", "a1", "mpi", "c2", "d2", "criterion"];
+const EXPERIMENTS: &[&str] = &[
+    "tt50",
+    "s1",
+    "s2",
+    "a1",
+    "mpi",
+    "c2",
+    "d2",
+    "s1sim",
+    "a1sim",
+    "c2sim",
+    "d2sim",
+    "criterion",
+];
 
 fn bench(args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");

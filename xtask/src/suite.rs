@@ -101,7 +101,20 @@ pub const BEGIN: &str =
 pub const END: &str = "<!-- xtask bench: end -->";
 
 /// The order of sections in the report.
-pub const ORDER: &[&str] = &["tt50", "s1", "s2", "a1", "mpi", "c2", "d2", "criterion"];
+pub const ORDER: &[&str] = &[
+    "tt50",
+    "s1",
+    "s2",
+    "a1",
+    "mpi",
+    "c2",
+    "d2",
+    "s1sim",
+    "a1sim",
+    "c2sim",
+    "d2sim",
+    "criterion",
+];
 
 /// Save one experiment's section (so that a `--filter` run updates only its own).
 pub fn save_section(dir: &Path, s: &Section) -> std::io::Result<()> {

@@ -13,6 +13,7 @@ pub mod mpi;
 pub mod runner;
 pub mod s1;
 pub mod s2;
+pub mod sim;
 pub mod stats;
 pub mod tt50;
 
@@ -28,13 +29,13 @@ use trainer::Report;
 pub fn run(name: &str, r: &mut Runner, img: &Path) -> Option<Section> {
     Some(match name {
         "tt50" => tt50::run(r, img),
-        "s1" => s1::run(r, img, &THREADS),
+        "s1" => s1::run(r, img, &THREADS, &s1::plan(r.opts.quick)),
         "s2" => s2::run(r, img),
-        "a1" => a1::run(r, img, &THREADS),
-        "c2" => c2::run(r, img, &THREADS),
-        "d2" => d2::run(r, img, &THREADS),
+        "a1" => a1::run(r, img, &THREADS, &s1::plan(r.opts.quick), "a1"),
+        "c2" => c2::run(r, img, &THREADS, &c2::setting(r.opts.quick)),
+        "d2" => d2::run(r, img, &THREADS, &d2::plan(r.opts.quick)),
         "mpi" => mpi::run(r),
-        _ => return None,
+        _ => return sim::run(name, r, img),
     })
 }
 
@@ -55,6 +56,23 @@ pub const THREADS: Exec = Exec {
     name: "threads",
     args: &[],
     oversubscribes: true,
+};
+
+/// Virtual workers in virtual time (`--executor simulated`, `docs/simulator.md`), with the
+/// thesis' MLP durations at b = 512 (`sim::TIMING`).
+pub const SIMULATED: Exec = Exec {
+    name: "simulated",
+    args: &[
+        "--executor",
+        "simulated",
+        "--sim-timing",
+        "lognormal",
+        "--sim-tc-ms",
+        "40",
+        "--sim-tu-us",
+        "600",
+    ],
+    oversubscribes: false,
 };
 
 impl Exec {
@@ -108,23 +126,30 @@ impl Budget {
     }
 
     pub fn args(&self) -> Vec<String> {
-        s(&[
+        let mut a = s(&[
             "--batch",
             &self.batch.to_string(),
             "--epochs",
             &format!("{:.6}", self.epochs()),
-            "--max-seconds",
-            &format!("{}", self.cap_seconds),
-        ])
+        ]);
+        // Infinite: no cap (a simulation's clock is virtual; its runs end by their updates).
+        if self.cap_seconds.is_finite() {
+            a.extend(s(&["--max-seconds", &format!("{}", self.cap_seconds)]));
+        }
+        a
     }
 
     pub fn describe(&self) -> String {
+        let cap = if self.cap_seconds.is_finite() {
+            format!("wall-clock safety cap {} s", self.cap_seconds)
+        } else {
+            "no time cap".into()
+        };
         format!(
-            "budget {} updates ({:.1} epochs at b = {}), wall-clock safety cap {} s",
+            "budget {} updates ({:.1} epochs at b = {}), {cap}",
             self.updates,
             self.epochs(),
-            self.batch,
-            self.cap_seconds
+            self.batch
         )
     }
 }

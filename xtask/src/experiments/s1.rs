@@ -30,25 +30,42 @@ fn budget(quick: bool) -> Budget {
     }
 }
 
+/// What one S1 section runs: its name (section, cache folder and figure prefix), its thread
+/// counts and its budget.
+pub struct Plan {
+    pub name: &'static str,
+    pub ms: Vec<usize>,
+    pub budget: Budget,
+}
+
+/// S1 on real threads, scaled to this machine.
+pub fn plan(quick: bool) -> Plan {
+    Plan {
+        name: "s1",
+        ms: ms(quick),
+        budget: budget(quick),
+    }
+}
+
 /// Every S1 cell: (algorithm label, m, runs). A.1 reuses them (from the cache).
-pub fn runs(r: &mut Runner, exec: &Exec) -> Cells {
+pub fn runs(r: &mut Runner, exec: &Exec, plan: &Plan) -> Cells {
     let mut out = Vec::new();
     for &(label, alg, p) in ALGS_B {
-        for m in ms(r.opts.quick) {
+        for &m in &plan.ms {
             let mut args = s(&["--preset", "thesis", "--arch", "mlp"]);
             args.extend(exec.args.iter().map(|a| a.to_string()));
             args.extend(alg_args(alg, p, m));
-            args.extend(budget(r.opts.quick).args());
+            args.extend(plan.budget.args());
             args.extend(s(&["--eps", "0.5", "--stop-at-eps"]));
-            let runs = r.cell("s1", &exec.label(&format!("{label} m={m}")), &args);
+            let runs = r.cell(plan.name, &exec.label(&format!("{label} m={m}")), &args);
             out.push((label, m, runs));
         }
     }
     out
 }
 
-/// Wall-clock milliseconds per update, all threads together.
-fn ms_per_update(v: &Report) -> Option<f64> {
+/// Milliseconds per update (wall clock, or virtual in a simulation), all threads together.
+pub fn ms_per_update(v: &Report) -> Option<f64> {
     Some(1e3 * v.seconds / v.updates.total as f64)
 }
 
@@ -57,21 +74,27 @@ fn occupancy(v: &Report) -> Option<f64> {
     Some(v.updates.total as f64 * v.tu_us.mean * 1e-6 / v.seconds)
 }
 
-pub fn run(r: &mut Runner, img: &Path, exec: &Exec) -> Section {
-    let all = runs(r, exec);
-    let ms = ms(r.opts.quick);
+pub fn run(r: &mut Runner, img: &Path, exec: &Exec, plan: &Plan) -> Section {
+    section(&runs(r, exec, plan), img, exec, plan)
+}
+
+/// The section of S1's cells `all`.
+pub fn section(all: &Cells, img: &Path, exec: &Exec, plan: &Plan) -> Section {
+    let ms = plan.ms.clone();
+    let clock = exec.clock();
     let mut md = format!(
-        "## §B.5 S1: scalability to ε = 50 % (Fig. B.3, B.4, B.7) and the §B.4 fixed point\n\n\
+        "## §B.5 S1: scalability to ε = 50 % (Fig. B.3, B.4, B.7) and the §B.4 fixed point{}\n\n\
          MLP 3×128, b = 512, thesis preset (η = 0.005), stop at ε = 50 %, m ∈ {ms:?}, {}. Runs \
          that did not reach ε are counted by outcome (`diverged`: non-finite loss or loss past \
          its bound; `not_converged`: budget spent), never timed (as the thesis' box plots, \
-         §B.5). Time per update = wall time / updates (all threads together).{}\n\n\
-         | algorithm | m | time to 50 % | updates to 50 % (median) | wall ms / update | T_c ms (mean) | T_u µs (mean) | τ mean | τ p99 | not reached |\n\
+         §B.5). Time per update = {clock} time / updates (all threads together).{}\n\n\
+         | algorithm | m | time to 50 % | updates to 50 % (median) | {clock} ms / update | T_c ms (mean) | T_u µs (mean) | τ mean | τ p99 | not reached |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
-        budget(r.opts.quick).describe(),
+        exec.heading(),
+        plan.budget.describe(),
         exec.note(&ms)
     );
-    for (label, m, runs) in &all {
+    for (label, m, runs) in all {
         let _ = writeln!(
             md,
             "| {label} | {m} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -85,11 +108,11 @@ pub fn run(r: &mut Runner, img: &Path, exec: &Exec) -> Section {
             outcomes(runs)
         );
     }
-    verdicts(&all, &ms, &mut md);
-    figures(&all, &ms, img, &mut md);
-    fixed_point(&all, &mut md);
+    verdicts(all, &ms, &mut md);
+    figures(all, &ms, img, plan.name, clock, &mut md);
+    fixed_point(all, clock, &mut md);
     Section {
-        name: "s1",
+        name: plan.name,
         markdown: md,
     }
 }
@@ -144,7 +167,7 @@ fn verdicts(all: &Cells, ms: &[usize], md: &mut String) {
     }
 }
 
-fn figures(all: &Cells, ms: &[usize], img: &Path, md: &mut String) {
+fn figures(all: &Cells, ms: &[usize], img: &Path, name: &str, clock: &str, md: &mut String) {
     let m_max = *ms.last().unwrap_or(&1);
     let series = |metric: &dyn Fn(&[Option<Report>]) -> Option<f64>| -> Vec<Series> {
         ALGS_B
@@ -175,15 +198,15 @@ fn figures(all: &Cells, ms: &[usize], img: &Path, md: &mut String) {
         )
     };
     plot(
-        "s1-time-to-50.svg",
-        "S1: time to ε = 50 % (median), MLP b=512",
-        "seconds",
+        &format!("{name}-time-to-50.svg"),
+        &format!("S1: time to ε = 50 % (median, {clock} seconds), MLP b=512"),
+        &format!("{clock} seconds"),
         series(&|runs| median_by(runs, eps_s(0))),
         md,
     );
     plot(
-        "s1-time-per-update.svg",
-        "S1: wall time per update (median), MLP b=512",
+        &format!("{name}-time-per-update.svg"),
+        &format!("S1: {clock} time per update (median), MLP b=512"),
         "ms per update",
         series(&|runs| median_by(runs, ms_per_update)),
         md,
@@ -206,7 +229,7 @@ fn figures(all: &Cells, ms: &[usize], img: &Path, md: &mut String) {
         .collect();
     chart(
         img,
-        "s1-staleness.svg",
+        &format!("{name}-staleness.svg"),
         Chart {
             title: format!("S1: staleness distribution at m = {m_max} (Fig. B.7), all repeats"),
             x_label: "staleness τ".into(),
@@ -220,15 +243,17 @@ fn figures(all: &Cells, ms: &[usize], img: &Path, md: &mut String) {
 }
 
 /// §B.4: the fixed point n*_γ (B.7) against the measured occupancy of the update.
-fn fixed_point(all: &Cells, md: &mut String) {
-    md.push_str(
+fn fixed_point(all: &Cells, clock: &str, md: &mut String) {
+    let _ = write!(
+        md,
         "\n### §B.4: predicted threads in the retry loop n*_γ (B.7) against the measured occupancy\n\n\
          Prediction from the uncontended m = 1 run of the same algorithm: n*_γ = m / ((T_c/T_u)(1+γ) + 1) \
          with T_c the mean gradient time and T_u the mean time of one update attempt at m = 1, and \
          γ = abandoned / published updates measured at m (the thesis gives no model for γ; it is 0 \
          for persistence ∞). Measured occupancy = updates × mean update time (retries included) / \
          wall time, i.e. the time-averaged number of threads inside the update (Little's law). For \
-         ASYNC the update includes waiting for the lock, for HOG it is the lock-free axpy.\n\n\
+         ASYNC the update includes waiting for the lock, for HOG it is the lock-free axpy. \
+         Times: {clock}.\n\n\
          | algorithm | m | T_c ms (m=1) | T_u µs per attempt (m=1) | γ | predicted n*_γ | measured occupancy | measured / predicted | CAS attempts per update |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
