@@ -252,8 +252,16 @@ def test_options_travel_into_the_config(mnist: str) -> None:
 
 
 def test_train_releases_the_gil(mnist: str) -> None:
-    run = dict(algorithm="seq", epochs=5.0, eval_points=0, eval_subset=1000)
-    assert_progressed(*progress_during(lambda: asgd.train(data=mnist, **run)))
+    # The call must last long enough to tell (> 0.2 s): on a fast CPU 5 epochs of the small
+    # set take 0.1 s, so the run grows until it does, whatever the machine.
+    epochs = 5.0
+    for _ in range(6):
+        run = dict(algorithm="seq", epochs=epochs, eval_points=0, eval_subset=1000)
+        t0, t1, stamps = progress_during(lambda: asgd.train(data=mnist, **run))
+        if t1 - t0 > 0.4:
+            break
+        epochs *= 4
+    assert_progressed(t0, t1, stamps)
 
 
 # Long enough never to finish first: the interrupt must end it.
