@@ -171,20 +171,8 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
         .cloned()
 }
 
-const EXPERIMENTS: &[&str] = &[
-    "tt50",
-    "s1",
-    "s2",
-    "a1",
-    "mpi",
-    "c2",
-    "d2",
-    "s1sim",
-    "a1sim",
-    "c2sim",
-    "d2sim",
-    "criterion",
-];
+/// The experiments, in report order (one list: the report's order is the CLI's).
+const EXPERIMENTS: &[&str] = suite::ORDER;
 
 fn bench(args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");
