@@ -268,7 +268,13 @@ fn bench(args: &[String]) -> ExitCode {
         let t = Instant::now();
         let (ran0, reused0) = (runner.ran, runner.reused);
         eprintln!("xtask bench: experiment {exp}");
-        let Some(mut section) = experiments::run(exp, &mut runner, img) else {
+        // Planning passes draw their (empty) figures where nobody reads them.
+        let plan_img = std::path::Path::new("out/bench/scratch/plan-img");
+        let _ = std::fs::create_dir_all(plan_img);
+        let section = runner.interleaved(|r, planning| {
+            experiments::run(exp, r, if planning { plan_img } else { img })
+        });
+        let Some(mut section) = section else {
             unreachable!("filtered to EXPERIMENTS without criterion")
         };
         let line = prov.line(

@@ -260,7 +260,7 @@ pub fn run(r: &mut Runner) -> Section {
             return not_run(&format!("MPI build failed: section NOT RUN ({e})"));
         }
     };
-    let mut mr = Runner::new(r.opts.clone(), mpirun.clone(), "out/bench/runs".into());
+    let mut mr = r.child(mpirun.clone());
     let launch = launcher_args(&mpirun);
     let b = budget(r.opts.quick);
     let mut rows = Vec::new();
@@ -291,9 +291,7 @@ pub fn run(r: &mut Runner) -> Section {
             }
         }
     }
-    r.ran += mr.ran;
-    r.reused += mr.reused;
-    r.failed += mr.failed;
+    r.absorb(mr);
     let library = mpi_library(&mpirun).unwrap_or_else(|| "unknown MPI library".into());
     let mut md = format!(
         "{HEADING}\n\n\

@@ -1,7 +1,10 @@
 //! Launching the release `trainer` binary once per (cell, repeat), with a result cache (so the
-//! suite is resumable), reading each run back as a typed [`trainer::Report`].
+//! suite is resumable), reading each run back as a typed [`trainer::Report`]. An experiment's
+//! missing runs are made repeat-major ([`Runner::interleaved`]), so that a drift in the machine's
+//! speed falls on every cell alike instead of on one policy's repeats.
 
 use crate::suite::Opts;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -20,6 +23,22 @@ pub struct Runner {
     pub ran: usize,
     pub reused: usize,
     pub failed: usize,
+    /// Collecting the runs a pass needs instead of making them ([`Runner::interleaved`]).
+    planning: bool,
+    pending: Vec<Pending>,
+    /// Runs made by this invocation: read back even under `--fresh`, never made twice (a run
+    /// that left no report stays missing rather than being retried on every pass).
+    made: HashSet<PathBuf>,
+}
+
+/// One run a planning pass found missing.
+struct Pending {
+    bin: PathBuf,
+    exp: String,
+    label: String,
+    args: Vec<String>,
+    stem: PathBuf,
+    r: usize,
 }
 
 /// FNV-1a: a stable name for a cell's arguments (std's hasher is not stable across releases).
@@ -56,7 +75,56 @@ impl Runner {
             ran: 0,
             reused: 0,
             failed: 0,
+            planning: false,
+            pending: Vec::new(),
+            made: HashSet::new(),
         }
+    }
+
+    /// A runner of another binary (e.g. `mpirun`) in the same pass and cache; hand it back
+    /// with [`Runner::absorb`].
+    pub fn child(&self, bin: PathBuf) -> Runner {
+        let mut c = Runner::new(self.opts.clone(), bin, self.root.clone());
+        c.planning = self.planning;
+        c.made = self.made.clone();
+        c
+    }
+
+    /// Takes back a [`Runner::child`]'s counts, missing runs and made runs.
+    pub fn absorb(&mut self, c: Runner) {
+        self.ran += c.ran;
+        self.reused += c.reused;
+        self.failed += c.failed;
+        self.pending.extend(c.pending);
+        self.made.extend(c.made);
+    }
+
+    /// Runs experiment `f` with its missing runs made repeat-major: passes with `planning =
+    /// true` only collect what is not cached, which is then made as repeat 1 of every cell,
+    /// repeat 2 of every cell, …; a cell whose arguments depend on another cell's results
+    /// (C.2's (c) takes (a)'s mean step) shows up in a later pass. The last pass, with
+    /// everything made, produces the result. Verdicts recorded by planning passes are dropped.
+    pub fn interleaved<T>(&mut self, mut f: impl FnMut(&mut Runner, bool) -> T) -> T {
+        loop {
+            self.planning = true;
+            let _ = f(self, true);
+            let _ = super::stats::take_recorded();
+            self.planning = false;
+            let mut batch = std::mem::take(&mut self.pending);
+            let mut seen = HashSet::new();
+            batch.retain(|p| seen.insert(p.stem.clone()));
+            if batch.is_empty() {
+                break;
+            }
+            // Stable: within a repeat, cells keep the experiment's order.
+            batch.sort_by_key(|p| p.r);
+            let n = batch.len();
+            eprintln!("xtask bench: {n} runs to make, repeat-major");
+            for (k, p) in batch.into_iter().enumerate() {
+                self.launch(p, (k + 1, n));
+            }
+        }
+        f(self, false)
     }
 
     /// `repeats` runs of the trainer with `args` (seeds 1..=repeats).
@@ -64,7 +132,9 @@ impl Runner {
         let dir = self.root.join(exp);
         if let Err(e) = std::fs::create_dir_all(&dir) {
             eprintln!("xtask: cannot create {}: {e}", dir.display());
-            self.failed += self.opts.repeats;
+            if !self.planning {
+                self.failed += self.opts.repeats;
+            }
             return vec![None; self.opts.repeats];
         }
         let key = format!("{}-{:016x}", slug(label), fnv(&args.join("\u{1f}")));
@@ -82,16 +152,49 @@ impl Runner {
         r: usize,
     ) -> Option<Report> {
         let json = stem.with_extension("json");
-        if !self.opts.fresh {
+        let made = self.made.contains(stem);
+        if !self.opts.fresh || made {
             if let Some(v) = read_report(&json) {
-                self.reused += 1;
+                if !self.planning && !made {
+                    self.reused += 1;
+                }
                 return Some(v);
             }
         }
+        if made {
+            return None;
+        }
+        let p = Pending {
+            bin: self.bin.clone(),
+            exp: exp.to_string(),
+            label: label.to_string(),
+            args: args.to_vec(),
+            stem: stem.to_path_buf(),
+            r,
+        };
+        if self.planning {
+            self.pending.push(p);
+            return None;
+        }
+        self.launch(p, (1, 1))
+    }
+
+    /// Makes one run; `k` = (its place, the runs in this batch) for the progress line.
+    fn launch(&mut self, p: Pending, k: (usize, usize)) -> Option<Report> {
+        let Pending {
+            bin,
+            exp,
+            label,
+            args,
+            stem,
+            r,
+        } = p;
+        self.made.insert(stem.clone());
+        let json = stem.with_extension("json");
         let t = Instant::now();
         let log = stem.with_extension("log");
-        let status = Command::new(&self.bin)
-            .args(args)
+        let status = Command::new(&bin)
+            .args(&args)
             .args(["--quiet", "--seed", &(r + 1).to_string(), "--json"])
             .arg(&json)
             .stdout(Stdio::null())
@@ -108,8 +211,13 @@ impl Runner {
             (Ok(s), None) => format!("no report ({s})"),
             (Err(e), None) => format!("cannot run: {e}"),
         };
+        let of = if k.1 > 1 {
+            format!(" ({} of {})", k.0, k.1)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "xtask bench: [{exp}] {label} run {}/{} — {what}, {:.1} s",
+            "xtask bench: [{exp}] {label} run {}/{}{of} — {what}, {:.1} s",
             r + 1,
             self.opts.repeats,
             t.elapsed().as_secs_f64()
@@ -130,4 +238,98 @@ impl Runner {
 fn read_report(p: &Path) -> Option<Report> {
     let r: Report = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
     (r.schema == trainer::report::SCHEMA && r.outcome != Outcome::Interrupted).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in trainer: logs "<first arg> <seed>" and writes the test report, except for
+    /// cell `F`, which fails without one.
+    fn fake_trainer(dir: &Path) -> PathBuf {
+        let log = dir.join("calls.log");
+        let report =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/experiments/testdata/report.json");
+        let script = format!(
+            "#!/bin/sh\nfirst=\"$1\"; out=; seed=\n\
+             while [ $# -gt 0 ]; do case \"$1\" in --json) out=\"$2\"; shift;; --seed) seed=\"$2\"; shift;; esac; shift; done\n\
+             echo \"$first $seed\" >> '{}'\n\
+             [ \"$first\" = F ] && exit 3\n\
+             cp '{}' \"$out\"\n",
+            log.display(),
+            report.display()
+        );
+        let bin = dir.join("trainer.sh");
+        std::fs::write(&bin, script).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
+    fn opts(fresh: bool) -> Opts {
+        Opts {
+            quick: true,
+            repeats: 2,
+            filter: Vec::new(),
+            fresh,
+            command: "test".into(),
+        }
+    }
+
+    /// Two independent cells, a failing one, and one whose arguments need the first's
+    /// results: returns how many of its runs each cell got.
+    fn experiment(r: &mut Runner) -> Vec<usize> {
+        let got = |v: &Runs| v.iter().flatten().count();
+        let x = r.cell("t", "X", &s(&["X"]));
+        let y = r.cell("t", "Y", &s(&["Y"]));
+        let f = r.cell("t", "F", &s(&["F"]));
+        let mut out = vec![got(&x), got(&y), got(&f)];
+        if got(&x) == 2 {
+            out.push(got(&r.cell("t", "Z", &s(&["Z"]))));
+        }
+        out
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn calls(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn missing_runs_are_made_repeat_major_and_once() {
+        let dir = std::env::temp_dir().join(format!("xtask-runner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = fake_trainer(&dir);
+        let mut r = Runner::new(opts(false), bin.clone(), dir.join("runs"));
+        let got = r.interleaved(|r, _| experiment(r));
+        assert_eq!(got, vec![2, 2, 0, 2]);
+        // Repeat 1 of every cell before repeat 2 of any; Z (which needs X) in a later batch;
+        // the failing cell tried once per repeat, not once per pass.
+        assert_eq!(
+            calls(&dir),
+            ["X 1", "Y 1", "F 1", "X 2", "Y 2", "F 2", "Z 1", "Z 2"]
+        );
+        assert_eq!((r.ran, r.reused, r.failed), (8, 0, 2));
+
+        // A second invocation reuses the cache and makes only the failed runs again.
+        let mut again = Runner::new(opts(false), bin.clone(), dir.join("runs"));
+        assert_eq!(again.interleaved(|r, _| experiment(r)), vec![2, 2, 0, 2]);
+        assert_eq!((again.ran, again.reused, again.failed), (2, 6, 2));
+        assert_eq!(calls(&dir).len(), 10);
+
+        // `--fresh` makes everything again, once, and reads its own runs back.
+        let mut fresh = Runner::new(opts(true), bin, dir.join("runs"));
+        assert_eq!(fresh.interleaved(|r, _| experiment(r)), vec![2, 2, 0, 2]);
+        assert_eq!((fresh.ran, fresh.reused), (8, 0));
+        assert_eq!(calls(&dir).len(), 18);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
