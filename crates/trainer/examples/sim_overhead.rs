@@ -8,14 +8,42 @@
 //! time per gradient and as the process's CPU time per gradient.
 
 use nn::{data, Scale};
+use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use trainer::{train, Algorithm, Config, ExecutorKind, Job, Quiet, Report, SimTiming};
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let epochs: f64 = args.get(1).map_or(2.0, |s| s.parse().expect("epochs"));
-    let m: usize = args.get(2).map_or(64, |s| s.parse().expect("m"));
-    let (train_set, test) = data::load_mnist(&data::bundled_mnist_dir(), Scale::Unit).unwrap();
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sim_overhead: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The positional argument `i`, parsed, or `default` when absent.
+fn arg<T: std::str::FromStr>(
+    i: usize,
+    name: &str,
+    default: T,
+    ok: fn(&T) -> bool,
+) -> Result<T, String> {
+    match std::env::args().nth(i) {
+        None => Ok(default),
+        Some(s) => s.parse().ok().filter(ok).ok_or_else(|| {
+            format!(
+                "{name} must be a positive number, got `{s}` (usage: sim_overhead [epochs] [m])"
+            )
+        }),
+    }
+}
+
+fn run() -> Result<(), String> {
+    let epochs: f64 = arg(1, "epochs", 2.0, |e: &f64| e.is_finite() && *e > 0.0)?;
+    let m: usize = arg(2, "m", 64, |m| *m >= 1)?;
+    let (train_set, test) = data::load_mnist(&data::bundled_mnist_dir(), Scale::Unit)
+        .map_err(|e| format!("bundled MNIST: {e}"))?;
     let test = test.truncated(1_000);
     let base = Config {
         batch: 512,
@@ -24,9 +52,12 @@ fn main() {
         eval_subset: 1_000,
         ..Config::default()
     };
-    let net = base.arch.build(train_set.shape, 10).unwrap();
+    let net = base
+        .arch
+        .build(train_set.shape, 10)
+        .map_err(|e| e.to_string())?;
     let stop = AtomicBool::new(false);
-    let go = |cfg: &Config| -> Report {
+    let go = |cfg: &Config| -> Result<Report, String> {
         let job = Job {
             config: cfg,
             net: &net,
@@ -36,7 +67,7 @@ fn main() {
             command: vec![],
             interrupt: &stop,
         };
-        train(&job, net.init_params(cfg.init(), cfg.seed), &mut Quiet).unwrap()
+        train(&job, net.init_params(cfg.init(), cfg.seed), &mut Quiet).map_err(|e| e.to_string())
     };
     let seq = Config {
         algorithm: Algorithm::Seq,
@@ -75,9 +106,9 @@ fn main() {
         let mut n = (0, 0);
         for _ in 0..3 {
             let c0 = cpu_seconds();
-            let r = go(&seq);
+            let r = go(&seq)?;
             let c1 = cpu_seconds();
-            let s = go(&sim);
+            let s = go(&sim)?;
             let c2 = cpu_seconds();
             let sim_gradients = if algorithm == Algorithm::Sync {
                 s.updates.total * m as u64
@@ -87,7 +118,11 @@ fn main() {
             n = (r.updates.total, sim_gradients);
             let (rg, sg) = (n.0 as f64, n.1 as f64);
             real_w = real_w.min(r.seconds / rg);
-            sim_w = sim_w.min(s.simulation.as_ref().unwrap().host_seconds / sg);
+            let host = s
+                .simulation
+                .as_ref()
+                .ok_or("the simulated run has no simulation section")?;
+            sim_w = sim_w.min(host.host_seconds / sg);
             // CPU time includes each run's two evaluations (θ0 and final, 2000 samples: the
             // same for both sides).
             real_c = real_c.min((c1 - c0) / rg);
@@ -103,6 +138,7 @@ fn main() {
             sim_c / real_c
         );
     }
+    Ok(())
 }
 
 /// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 Hz ticks).

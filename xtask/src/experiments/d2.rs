@@ -292,7 +292,7 @@ fn verdict(alg: &str, alg_name: &str, rows: &[Row], select_by: usize, md: &mut S
     let _ = writeln!(
         md,
         "\n**{alg_name}** against the best static run ({}): {}. Worker-seconds over the run \
-         ELAsyncSGD / static {} ({}; a reduction of {}); until 15 % {} ({}). Unscaled ξ ELAsyncSGD / static {}. \
+         ELAsyncSGD / static {} ({}; {}); until 15 % {} ({}). Unscaled ξ ELAsyncSGD / static {}. \
          Break-even time (against m_S = {}): {} of {} runs, median {}. {reproduces} \
          (Thesis, Table D.2, {thesis}.)",
         best.label,
@@ -304,10 +304,18 @@ fn verdict(alg: &str, alg_name: &str, rows: &[Row], select_by: usize, md: &mut S
         .replacen("time", "time to 15 %", 1),
         show(ws),
         fewer(ws),
-        ws.map_or("–".into(), |c| format!("{:.0} %", 100.0 * (1.0 - c.ratio))),
+        ws.map_or("saving –".into(), |c| if c.ratio <= 1.0 {
+            format!("a saving of {:.0} %", 100.0 * (1.0 - c.ratio))
+        } else {
+            format!("{:.0} % more, no saving", 100.0 * (c.ratio - 1.0))
+        }),
         show(ws15),
         fewer(ws15),
-        show(xi),
+        match xi {
+            Some(c) => c.show(),
+            None if best.m == 1 => "– (one static worker: τ = 0, no ξ to compare)".into(),
+            None => "–".into(),
+        },
         best.m,
         be_found.len(),
         be.len(),
