@@ -7,11 +7,18 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// One MPI job at a time: they share two cores.
 static JOBS: Mutex<()> = Mutex::new(());
+
+/// What every test starts with: mpirun (or "NOT RUN"), the one-job lock and a fresh directory.
+fn start(name: &str) -> Option<(PathBuf, MutexGuard<'static, ()>, PathBuf)> {
+    let mpirun = mpirun()?;
+    let one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+    Some((mpirun, one, tmp(name)))
+}
 
 fn mpirun() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -34,6 +41,30 @@ fn job(mpirun: &Path) -> Command {
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .args(["--oversubscribe"]);
     c
+}
+
+/// Append `-np n` ranks of the trainer running the async parameter server (an MPMD job joins
+/// two such groups with `:`).
+fn ranks(c: &mut Command, n: usize) -> &mut Command {
+    c.args([
+        "-np",
+        &n.to_string(),
+        TRAINER,
+        "--executor",
+        "mpi",
+        "--algorithm",
+        "async",
+    ])
+}
+
+/// The job ended with status 0; else fail with its stderr.
+fn succeeded(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Run to the end, killing it after `limit` (a hang is a failure, never a wait forever).
@@ -87,33 +118,16 @@ fn quick(epochs: &str) -> Vec<String> {
 /// Train with `n` ranks (n − 1 workers): the report.
 fn train_async(mpirun: &Path, n: usize, epochs: &str, json: &Path) -> Value {
     let mut c = job(mpirun);
-    c.args([
-        "-np",
-        &n.to_string(),
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-    ])
-    .args(quick(epochs))
-    .arg("--json")
-    .arg(json);
-    let out = run(c, Duration::from_secs(300));
-    assert!(
-        out.status.success(),
-        "np {n}: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ranks(&mut c, n).args(quick(epochs)).arg("--json").arg(json);
+    succeeded(&run(c, Duration::from_secs(300)), &format!("np {n}"));
     read(json)
 }
 
 #[test]
 fn async_trains_mnist_and_staleness_grows_with_the_workers() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("async");
+    let Some((mpirun, _one, dir)) = start("async") else {
+        return;
+    };
     let mut mean_tau = Vec::new();
     for n in [3, 5] {
         let r = train_async(&mpirun, n, "2", &dir.join(format!("np{n}.json")));
@@ -164,9 +178,9 @@ fn async_trains_mnist_and_staleness_grows_with_the_workers() {
 
 #[test]
 fn one_worker_replays_the_threaded_sequential_run_bit_for_bit() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("seq");
+    let Some((mpirun, _one, dir)) = start("seq") else {
+        return;
+    };
     let seq = dir.join("seq.json");
     let out = Command::new(TRAINER)
         .args(["--algorithm", "seq", "--threads", "1", "--seed", "7"])
@@ -175,32 +189,14 @@ fn one_worker_replays_the_threaded_sequential_run_bit_for_bit() {
         .arg(&seq)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out, "threaded seq");
     let mut c = job(&mpirun);
-    c.args([
-        "-np",
-        "2",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-        "--seed",
-        "7",
-    ])
-    .args(quick("0.3"))
-    .arg("--json")
-    .arg(dir.join("mpi.json"));
-    let out = run(c, Duration::from_secs(300));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ranks(&mut c, 2)
+        .args(["--seed", "7"])
+        .args(quick("0.3"))
+        .arg("--json")
+        .arg(dir.join("mpi.json"));
+    succeeded(&run(c, Duration::from_secs(300)), "np 2");
     let (a, b) = (read(&seq), read(&dir.join("mpi.json")));
     assert_eq!(
         (&a["executor"], &b["executor"]),
@@ -243,35 +239,15 @@ fn one_worker_replays_the_threaded_sequential_run_bit_for_bit() {
 
 #[test]
 fn ranks_started_with_different_networks_are_refused_with_exit_2() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("mismatch");
+    let Some((mpirun, _one, dir)) = start("mismatch") else {
+        return;
+    };
     let json = dir.join("r.json");
     let j = json.to_str().unwrap();
     // MPMD: rank 0 the default MLP, rank 1 another one.
     let mut c = job(&mpirun);
-    c.args([
-        "-np",
-        "1",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-        "--json",
-        j,
-    ])
-    .arg(":")
-    .args([
-        "-np",
-        "1",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-    ])
-    .args(["--arch", "mlp:2x64", "--json", j]);
+    ranks(&mut c, 1).args(["--json", j]).arg(":");
+    ranks(&mut c, 1).args(["--arch", "mlp:2x64", "--json", j]);
     let out = run(c, Duration::from_secs(120));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -281,34 +257,14 @@ fn ranks_started_with_different_networks_are_refused_with_exit_2() {
 
 #[test]
 fn a_worker_that_cannot_load_its_data_ends_the_job_naming_its_rank() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("baddata");
+    let Some((mpirun, _one, dir)) = start("baddata") else {
+        return;
+    };
     let json = dir.join("r.json");
     let j = json.to_str().unwrap();
     let mut c = job(&mpirun);
-    c.args([
-        "-np",
-        "2",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-        "--json",
-        j,
-    ])
-    .arg(":")
-    .args([
-        "-np",
-        "1",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-    ])
-    .args(["--data", "/nonexistent/mnist", "--json", j]);
+    ranks(&mut c, 2).args(["--json", j]).arg(":");
+    ranks(&mut c, 1).args(["--data", "/nonexistent/mnist", "--json", j]);
     let out = run(c, Duration::from_secs(120));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -321,24 +277,16 @@ fn a_worker_that_cannot_load_its_data_ends_the_job_naming_its_rank() {
 
 #[test]
 fn a_diverging_run_names_the_rank_and_still_reports() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("nan");
+    let Some((mpirun, _one, dir)) = start("nan") else {
+        return;
+    };
     let json = dir.join("r.json");
     let mut c = job(&mpirun);
-    c.args([
-        "-np",
-        "3",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-    ])
-    .args(["--eta", "1e38"])
-    .args(quick("1"))
-    .arg("--json")
-    .arg(&json);
+    ranks(&mut c, 3)
+        .args(["--eta", "1e38"])
+        .args(quick("1"))
+        .arg("--json")
+        .arg(&json);
     let out = run(c, Duration::from_secs(120));
     assert_eq!(
         out.status.code(),
@@ -354,32 +302,24 @@ fn a_diverging_run_names_the_rank_and_still_reports() {
 
 #[test]
 fn sigterm_to_mpirun_writes_an_interrupted_report() {
-    let Some(mpirun) = mpirun() else { return };
-    let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tmp("sigterm");
+    let Some((mpirun, _one, dir)) = start("sigterm") else {
+        return;
+    };
     let json = dir.join("r.json");
     let mut c = job(&mpirun);
-    c.args([
-        "-np",
-        "3",
-        TRAINER,
-        "--executor",
-        "mpi",
-        "--algorithm",
-        "async",
-    ])
-    .args([
-        "--epochs",
-        "100",
-        "--eval-every",
-        "0.3",
-        "--eval-subset",
-        "2000",
-    ])
-    .arg("--json")
-    .arg(&json)
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    ranks(&mut c, 3)
+        .args([
+            "--epochs",
+            "100",
+            "--eval-every",
+            "0.3",
+            "--eval-subset",
+            "2000",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     // Wait for the first periodic evaluation: the run is under way.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
