@@ -1,7 +1,7 @@
 //! `asgd.train`'s keyword arguments as a `trainer::Config`: each keyword is the `Config` field of
 //! the same name, its value converted to JSON and laid over the preset's configuration, which
-//! serde then checks — as the `trainer` binary lays its options over the preset (its
-//! `ConfigArgs::apply`), with the same messages: `` `field`: <serde's reason> `` for a value
+//! serde then checks — by `Config::overlay`, as the `trainer` binary lays its options over the
+//! preset, with the same messages: `` `field`: <serde's reason> `` for a value
 //! serde refuses, `` `field` must be a finite number `` for NaN or ±∞, and
 //! `Config::validate`'s messages, which name fields in backticks (the binary turns
 //! `` `eta_cap` `` into `--eta-cap`; Python keeps the keyword's name). An unknown keyword gets
@@ -58,25 +58,7 @@ pub fn config(
     if seq && !over.contains_key("threads") {
         base.threads = 1;
     }
-    let base = serde_json::to_value(&base).map_err(value_error)?;
-    let with = |keys: &mut dyn Iterator<Item = (&String, &Value)>| {
-        let mut v = base.clone();
-        if let Some(o) = v.as_object_mut() {
-            for (k, x) in keys {
-                o.insert(k.clone(), x.clone());
-            }
-        }
-        serde_json::from_value::<Config>(v)
-    };
-    let cfg = with(&mut over.iter()).map_err(|e| {
-        // serde's messages do not say which field they are about: find it.
-        for (k, x) in &over {
-            if let Err(e) = with(&mut std::iter::once((k, x))) {
-                return value_error(format!("`{k}`: {e}"));
-            }
-        }
-        value_error(e)
-    })?;
+    let cfg = base.overlay(&over).map_err(value_error)?;
     cfg.validate().map_err(value_error)?;
     Ok((cfg, over))
 }

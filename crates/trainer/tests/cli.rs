@@ -47,6 +47,8 @@ fn bad_input_is_exit_2_with_a_message_and_no_report() {
         (vec!["--batch", "0"], "--batch"),
         (vec!["--eta", "-1"], "--eta"),
         (vec!["--eta", "NaN"], "--eta"),
+        // An optional field must not take a NaN as "unset" (it ran uncapped before).
+        (vec!["--eta-cap", "NaN"], "--eta-cap"),
         (
             vec!["--algorithm", "seq", "--threads", "2"],
             "seq runs one thread",

@@ -235,6 +235,35 @@ impl Config {
         Ok(c)
     }
 
+    /// This configuration with `over`'s fields (by `Config` field name, as JSON) laid over it,
+    /// as serde reads them; not yet checked ([`Config::validate`]). Serde's messages do not say
+    /// which field they are about, so an error names it: `` `field`: <serde's reason> ``. Both
+    /// front ends (the binary's options, Python's keywords) make their configuration this way.
+    pub fn overlay(
+        &self,
+        over: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Config, crate::TrainError> {
+        let invalid = |e: &dyn std::fmt::Display| crate::TrainError::Invalid(e.to_string());
+        let base = serde_json::to_value(self).map_err(|e| invalid(&e))?;
+        let with = |keys: &mut dyn Iterator<Item = (&String, &serde_json::Value)>| {
+            let mut v = base.clone();
+            if let Some(o) = v.as_object_mut() {
+                for (k, x) in keys {
+                    o.insert(k.clone(), x.clone());
+                }
+            }
+            serde_json::from_value::<Config>(v)
+        };
+        with(&mut over.iter()).map_err(|e| {
+            for (k, x) in over {
+                if let Err(e) = with(&mut std::iter::once((k, x))) {
+                    return invalid(&format!("`{k}`: {e}"));
+                }
+            }
+            invalid(&e)
+        })
+    }
+
     /// The step-size policy this configuration asks for.
     pub fn step_policy(&self) -> Policy {
         let tail = |form| Policy::TailTau {
@@ -263,5 +292,34 @@ impl Config {
                 printed: true,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use serde_json::json;
+
+    fn over(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn overlay_sets_the_fields_it_names_and_keeps_the_rest() {
+        let base = Config::default();
+        let c = base
+            .overlay(&over(json!({"batch": 7, "eta": 0.25})))
+            .unwrap();
+        assert_eq!((c.batch, c.eta), (7, 0.25));
+        assert_eq!(c.seed, base.seed);
+    }
+
+    #[test]
+    fn overlay_names_the_field_serde_refuses() {
+        let e = Config::default()
+            .overlay(&over(json!({"eta": 0.1, "batch": "many"})))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("`batch`: "), "{e}");
     }
 }

@@ -331,31 +331,13 @@ impl ConfigArgs {
         if self.threads.is_none() && self.algorithm == Some(Algorithm::Seq) {
             base.threads = 1;
         }
-        let v = serde_json::to_value(&base).map_err(|e| e.to_string())?;
         let over = serde_json::to_value(self).map_err(|e| e.to_string())?;
         let over = over.as_object().cloned().unwrap_or_default();
-        let with = |keys: &mut dyn Iterator<Item = (&String, &serde_json::Value)>| {
-            let mut v = v.clone();
-            if let Some(o) = v.as_object_mut() {
-                for (k, x) in keys {
-                    o.insert(k.clone(), x.clone());
-                }
-            }
-            serde_json::from_value::<Config>(v)
-        };
-        with(&mut over.iter()).map_err(|e| {
-            // Name the option serde could not take: JSON has no NaN (a given NaN reads as
-            // null), and serde's messages do not say which field they are about.
-            for (k, x) in &over {
-                if x.is_null() {
-                    return format!("`{k}` must be a finite number");
-                }
-                if let Err(e) = with(&mut std::iter::once((k, x))) {
-                    return format!("`{k}`: {e}");
-                }
-            }
-            e.to_string()
-        })
+        // JSON has no NaN: a given NaN reads as null, which an optional field would take as unset.
+        if let Some((k, _)) = over.iter().find(|(_, x)| x.is_null()) {
+            return Err(format!("`{k}` must be a finite number"));
+        }
+        base.overlay(&over).map_err(|e| e.to_string())
     }
 }
 
