@@ -81,9 +81,9 @@ fn run() -> Result<(), String> {
     );
     println!(
         "| algorithm | m | gradients (sim) | gradients (real seq) | host ms/gradient (sim) | \
-         host ms/gradient (real seq) | ratio (wall) | ratio (CPU) |"
+         host ms/gradient (real seq) | ratio (wall) | ratio (CPU) | simulated run's outcome |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for algorithm in [
         Algorithm::Async,
         Algorithm::Hogwild,
@@ -97,6 +97,9 @@ fn run() -> Result<(), String> {
             sim_timing: SimTiming::Lognormal,
             sim_tc_ms: Some(5.0),
             sim_tu_us: Some(100.0),
+            // τ ≈ m at m = 64: the default η diverges in a few hundred updates; a tenth of it
+            // runs the whole budget (the step size does not change the cost of a gradient).
+            eta: base.eta / 10.0,
             // SYNC's steps hold m·b samples: as many gradients of b as the others' updates.
             ..base.clone()
         };
@@ -104,6 +107,8 @@ fn run() -> Result<(), String> {
         let (mut real_w, mut real_c, mut sim_w, mut sim_c) =
             (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
         let mut n = (0, 0);
+        // A run that diverges stops early: fewer gradients, so say so.
+        let mut outcome = None;
         for _ in 0..3 {
             let c0 = cpu_seconds();
             let r = go(&seq)?;
@@ -116,6 +121,7 @@ fn run() -> Result<(), String> {
                 s.updates.total
             };
             n = (r.updates.total, sim_gradients);
+            outcome = Some(s.outcome);
             let (rg, sg) = (n.0 as f64, n.1 as f64);
             real_w = real_w.min(r.seconds / rg);
             let host = s
@@ -129,13 +135,14 @@ fn run() -> Result<(), String> {
             sim_c = sim_c.min((c2 - c1) / sg);
         }
         println!(
-            "| {algorithm} | {m} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} |",
+            "| {algorithm} | {m} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {} |",
             n.1,
             n.0,
             sim_w * 1e3,
             real_w * 1e3,
             sim_w / real_w,
-            sim_c / real_c
+            sim_c / real_c,
+            outcome.map_or("–".into(), |o| format!("{o:?}"))
         );
     }
     Ok(())
