@@ -159,7 +159,7 @@ fn miri() -> ExitCode {
         ]);
     run(
         cmd,
-        "miri (nn packed GEMM and direct convolution, AVX-512 + portable kernels)",
+        "miri (nn packed GEMM and direct convolution, AVX-512, AVX2 and portable kernels)",
     )
 }
 

@@ -111,7 +111,7 @@ pub struct Plan {
 /// d = 134,794). The thesis code's default 1×128 on raw pixels does not train asynchronously at
 /// η = 5e-3: at m = 2 (mean τ ≈ 0.7) it stalls at a training loss of 1.4–1.7, where SEQ reaches
 /// 0.07 and the 3×128 reaches 15 % at m = 2 and 8 alike.
-const MLP: &[&str] = &["--arch", "mlp"];
+pub const MLP: &[&str] = &["--arch", "mlp"];
 
 /// D.2 on real threads, scaled to this machine.
 pub fn plan(quick: bool) -> Plan {

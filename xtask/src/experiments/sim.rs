@@ -166,7 +166,7 @@ fn d2_plan(quick: bool) -> d2::Plan {
             cap_seconds: NO_CAP,
         },
         select_by: 0,
-        args: &["--arch", "mlp"],
+        args: d2::MLP,
     }
 }
 
