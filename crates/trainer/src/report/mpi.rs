@@ -48,6 +48,10 @@ pub struct ServerCost {
     /// buffers (not part of any update's cost; 0 for SYNC).
     #[serde(default)]
     pub reply_wait_seconds: f64,
+    /// Replies owed at a pass's end (a gradient applied while no reply buffer was free): from
+    /// the gradient's receive to its reply's send; `samples` is how many there were.
+    #[serde(default)]
+    pub owed_us: DurationSummary,
 }
 
 /// One worker rank.

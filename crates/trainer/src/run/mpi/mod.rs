@@ -19,6 +19,7 @@
 mod server;
 mod startup;
 mod sync;
+mod transport;
 mod wait;
 mod wire;
 mod worker;
@@ -53,7 +54,13 @@ pub struct Session {
 impl Session {
     /// Initialise MPI (`MPI_THREAD_SERIALIZED`: the server's MPI calls run on a thread of
     /// their own).
+    ///
+    /// Under Open MPI, worker ranks first raise the shared-memory transport's eager limit, so
+    /// that the server receives a gradient by a copy out of shared memory rather than out of
+    /// the worker's memory (`transport`; turned off by `ASGD_MPI_EAGER=0` or by any
+    /// `btl_vader` parameter of the user's own).
     pub fn init() -> Result<Session, TrainError> {
+        transport::tune();
         let (universe, provided) = mpi::initialize_with_threading(Threading::Serialized)
             .ok_or_else(|| TrainError::Invalid("MPI was initialised already".into()))?;
         if !matches!(provided, Threading::Serialized | Threading::Multiple) {
@@ -277,6 +284,7 @@ pub(crate) fn serve(
             total_us: DurationSummary::from_samples(end.total_us.into_vec()),
             idle_seconds: end.idle.as_secs_f64(),
             reply_wait_seconds: end.reply_wait.as_secs_f64(),
+            owed_us: DurationSummary::from_samples(end.owed_us.into_vec()),
         },
         round_trip_us: DurationSummary::from_samples(rtt_all),
         replicas_agree: agree,

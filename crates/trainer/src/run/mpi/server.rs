@@ -111,8 +111,11 @@ pub(crate) struct ServerEnd {
     pub apply_us: Samples,
     pub send_us: Samples,
     pub total_us: Samples,
+    /// From the receive of a gradient whose reply was owed to that reply's send.
+    pub owed_us: Samples,
     pub idle: Duration,
-    /// Waiting for replies still in flight at the end of a pass over the reply buffers.
+    /// Waiting, with nothing to do, for replies still in flight at the end of a pass over the
+    /// reply buffers.
     pub reply_wait: Duration,
     pub bytes_received: u64,
     pub bytes_sent: u64,
@@ -127,6 +130,7 @@ impl ServerEnd {
             apply_us: Samples::new(),
             send_us: Samples::new(),
             total_us: Samples::new(),
+            owed_us: Samples::new(),
             idle: Duration::ZERO,
             reply_wait: Duration::ZERO,
             bytes_received: 0,
@@ -153,13 +157,13 @@ fn us(d: Duration) -> f64 {
 }
 
 /// Reply buffers of the server: each carries one θ in flight to a worker. A worker has at most
-/// one reply outstanding, so m + 1 would do, but every pass over the buffers ends by waiting
-/// for the replies still in flight (see [`run_async`]): 16 per worker, at most 32 MiB in all,
-/// make that wait rare (every 16m updates).
+/// one reply outstanding, so m + 1 make a pass that can always reply; 2 per worker (at least 3)
+/// keep the pool small enough to stay in cache (the copy into a buffer that has left it costs
+/// about 2× more: docs/mpi.md), while a pass's end costs no waiting (see [`run_async`]).
 pub(crate) fn pool_len(workers: usize, d: usize) -> usize {
     const BYTES: usize = 32 << 20;
     let per = 4 * (HEADER + d);
-    (16 * workers).min((BYTES / per).max(workers + 1)).max(1)
+    (2 * workers).max(3).min((BYTES / per).max(workers + 1))
 }
 
 /// Test every reply in flight once; keep those not yet taken.
@@ -173,6 +177,28 @@ fn complete<'a, S: Scope<'a>>(flight: &mut VecDeque<Request<'a, [f32], S>>) {
     }
 }
 
+/// A worker whose gradient was applied while no reply buffer was free (a pass's end): it is
+/// sent the θ current when the next pass begins, first thing.
+struct Owed {
+    rank: usize,
+    received: Instant,
+    receive_us: f64,
+    apply_us: f64,
+}
+
+/// Copy θ (with its header, which carries its version) into a free reply buffer and post its
+/// send to `to`, not waiting for the worker to take it.
+fn reply<'a, S: Scope<'a>>(
+    scope: S,
+    to: &mpi::topology::Process<'_>,
+    state: &State,
+    buf: &'a mut [f32],
+) -> Request<'a, [f32], S> {
+    buf.copy_from_slice(&state.buf);
+    let buf: &'a [f32] = buf;
+    to.immediate_send_with_tag(scope, buf, TAG_STATE)
+}
+
 /// Alg. A.1, lines 9–17, until every worker has been told to stop.
 ///
 /// The reply to a gradient is a copy of the new θ sent without waiting: a θ of 539 KB goes by
@@ -180,8 +206,11 @@ fn complete<'a, S: Scope<'a>>(flight: &mut VecDeque<Request<'a, [f32], S>>) {
 /// that waited for that (as a send from θ itself must, θ may not change under a send in flight)
 /// could not serve the other workers meanwhile. The safe rsmpi API ties a request to its
 /// buffer's borrow until the end of a `scope`, so the server makes passes over a pool of reply
-/// buffers, one scope each, using every buffer once per pass; a pass ends by waiting for the
-/// replies still in flight (timed apart, as `reply_wait`).
+/// buffers, one scope each, using every buffer once per pass. When a pass has no buffer left it
+/// goes on receiving and applying gradients while its last replies are in flight, and owes
+/// those workers their replies ([`Owed`]): the next pass begins by sending them the θ current
+/// then (newer than the one their update made, and stamped with its version). Time with
+/// nothing to do while a pass's replies are in flight is `reply_wait`.
 pub(crate) fn run_async(
     shared: &Shared,
     state: &RwLock<State>,
@@ -198,27 +227,49 @@ pub(crate) fn run_async(
     let mut pool: Vec<Vec<f32>> = (0..pool_len(size - 1, d))
         .map(|_| vec![0.0; HEADER + d])
         .collect();
+    let mut owed: Vec<Owed> = Vec::with_capacity(size);
     let mut live = size - 1;
     let mut stopping = false;
     let mut backoff = Backoff::new();
     while live > 0 {
         let pool = &mut pool;
         mpi::request::scope(|scope| {
-            let mut free: Vec<&mut Vec<f32>> = pool.iter_mut().collect();
+            let mut free: Vec<&mut [f32]> = pool.iter_mut().map(|b| &mut b[..]).collect();
             let mut flight = VecDeque::with_capacity(free.len());
-            while live > 0 && !free.is_empty() {
+            // A worker owes at most one reply and the pool has more buffers than workers.
+            for o in owed.drain(..) {
+                let buf = free.pop().expect("the pool has a buffer for every worker");
+                let t = Instant::now();
+                let to = world.process_at_rank(o.rank as i32);
+                flight.push_back(reply(scope, &to, &state.read(), buf));
+                let send = us(t.elapsed());
+                end.bytes_sent += 4 * (HEADER + d) as u64;
+                end.receive_us.push(o.receive_us);
+                end.apply_us.push(o.apply_us);
+                end.send_us.push(send);
+                end.total_us.push(o.receive_us + o.apply_us + send);
+                end.owed_us.push(us(o.received.elapsed()));
+            }
+            while live > 0 {
+                complete(&mut flight);
+                if free.is_empty() && flight.is_empty() {
+                    break;
+                }
                 if !stopping && shared.stop_due(clock.seconds()) {
                     stopping = true;
                 }
                 let idle = Instant::now();
-                complete(&mut flight);
                 let Some((msg, _)) = world
                     .any_process()
                     .immediate_matched_probe_with_tag(TAG_WORK)
                 else {
                     feed.tick();
                     backoff.wait();
-                    end.idle += idle.elapsed();
+                    if free.is_empty() {
+                        end.reply_wait += idle.elapsed();
+                    } else {
+                        end.idle += idle.elapsed();
+                    }
                     continue;
                 };
                 backoff.reset();
@@ -250,18 +301,25 @@ pub(crate) fn run_async(
                         // Readers (the coordinator's snapshots) may share θ while it is copied.
                         let g = RwLockWriteGuard::downgrade(g);
                         let t2 = Instant::now();
-                        let reply = free.pop().expect("the loop runs while a buffer is free");
-                        reply.copy_from_slice(&g.buf);
-                        drop(g);
-                        let reply: &Vec<f32> = reply;
-                        flight.push_back(to.immediate_send_with_tag(scope, &reply[..], TAG_STATE));
-                        let t3 = Instant::now();
-                        end.bytes_sent += 4 * (HEADER + d) as u64;
-                        end.receive_us.push(us(t1 - t0));
-                        end.apply_us.push(us(t2 - t1));
-                        end.send_us.push(us(t3 - t2));
-                        end.total_us.push(us(t3 - t0));
                         feed.update(r - 1, loss, eta.is_some(), eta.is_none());
+                        let (receive_us, apply_us) = (us(t1 - t0), us(t2 - t1));
+                        let Some(buf) = free.pop() else {
+                            owed.push(Owed {
+                                rank: r,
+                                received: t0,
+                                receive_us,
+                                apply_us,
+                            });
+                            continue;
+                        };
+                        flight.push_back(reply(scope, &to, &g, buf));
+                        drop(g);
+                        let send = us(t2.elapsed());
+                        end.bytes_sent += 4 * (HEADER + d) as u64;
+                        end.receive_us.push(receive_us);
+                        end.apply_us.push(apply_us);
+                        end.send_us.push(send);
+                        end.total_us.push(receive_us + apply_us + send);
                         continue;
                     }
                     Some((_, _, Kind::Gradient)) if stopping => end.ranks[r].discarded += 1,
@@ -291,7 +349,7 @@ pub(crate) fn run_async(
                 end.bytes_sent += 4 * HEADER as u64;
                 live -= 1;
             }
-            // The scope may end only with every reply taken.
+            // The scope may end only with every reply taken (after the last worker's stop).
             let t = Instant::now();
             while !flight.is_empty() {
                 complete(&mut flight);
