@@ -8,7 +8,7 @@ use trainer::mpi::Session;
 use trainer::{Config, Job};
 
 pub fn train_cmd(a: &TrainArgs, config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let session = Session::init()?;
+    let session = Session::init(&config)?;
     super::signals::patient();
     let (rank, size) = (session.rank(), session.size());
     match run_rank(a, config, &session) {

@@ -55,12 +55,16 @@ impl Session {
     /// Initialise MPI (`MPI_THREAD_SERIALIZED`: the server's MPI calls run on a thread of
     /// their own).
     ///
-    /// Under Open MPI, worker ranks first raise the shared-memory transport's eager limit, so
-    /// that the server receives a gradient by a copy out of shared memory rather than out of
-    /// the worker's memory (`transport`; turned off by `ASGD_MPI_EAGER=0` or by any
-    /// `btl_vader` parameter of the user's own).
-    pub fn init() -> Result<Session, TrainError> {
-        transport::tune();
+    /// For `cfg`'s parameter server (every algorithm but SYNC), under Open MPI, worker ranks
+    /// first raise the shared-memory transport's eager limit, so that the server receives a
+    /// gradient by a copy out of shared memory rather than out of the worker's memory
+    /// (`transport`; turned off by `ASGD_MPI_EAGER=0` or by any `btl_vader` parameter of the
+    /// user's own). SYNC has no server to relieve, and its allreduce keeps the library's
+    /// defaults (eager workers made no difference to its updates/s: docs/mpi.md).
+    pub fn init(cfg: &Config) -> Result<Session, TrainError> {
+        if cfg.algorithm != Algorithm::Sync {
+            transport::tune();
+        }
         let (universe, provided) = mpi::initialize_with_threading(Threading::Serialized)
             .ok_or_else(|| TrainError::Invalid("MPI was initialised already".into()))?;
         if !matches!(provided, Threading::Serialized | Threading::Multiple) {
