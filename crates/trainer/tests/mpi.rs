@@ -153,7 +153,8 @@ fn async_trains_mnist_and_staleness_grows_with_the_workers() {
         assert!(m["bytes_received"].as_u64().unwrap() >= applied * 4 * 134_794);
         assert!(m["round_trip_us"]["samples"].as_u64().unwrap() > 0);
         // Every applied gradient got its θ back (sent from the pool of reply buffers, across
-        // many passes over it here), and every worker one stop.
+        // many passes over it here, some owed at a pass's end and sent at the next one's
+        // start), and every worker one stop.
         let d = r["network"]["params"].as_u64().unwrap();
         let dropped = r["updates"]["dropped"].as_u64().unwrap();
         assert_eq!(
@@ -161,6 +162,15 @@ fn async_trains_mnist_and_staleness_grows_with_the_workers() {
             (applied + dropped) * 4 * (d + 5) + (n as u64 - 1) * 4 * 5,
             "np {n}"
         );
+        // With 4 workers and 8 reply buffers a pass ends every 8 updates, and another gradient
+        // often arrives while its last replies are in flight (about 5 % of the updates were
+        // owed at np 5 on machine A, docs/mpi.md): the owed path runs, and the byte count
+        // above covers it.
+        let owed = m["server"]["owed_us"]["samples"].as_u64().unwrap();
+        assert!(owed <= applied + dropped, "np {n}: {owed} owed replies");
+        if n == 5 {
+            assert!(owed > 0, "np 5: no reply was owed in {applied} updates");
+        }
         let wait = m["server"]["reply_wait_seconds"].as_f64().unwrap();
         assert!(
             (0.0..r["seconds"].as_f64().unwrap()).contains(&wait),
