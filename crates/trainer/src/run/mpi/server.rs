@@ -301,25 +301,26 @@ pub(crate) fn run_async(
                         // Readers (the coordinator's snapshots) may share θ while it is copied.
                         let g = RwLockWriteGuard::downgrade(g);
                         let t2 = Instant::now();
-                        feed.update(r - 1, loss, eta.is_some(), eta.is_none());
                         let (receive_us, apply_us) = (us(t1 - t0), us(t2 - t1));
-                        let Some(buf) = free.pop() else {
+                        if let Some(buf) = free.pop() {
+                            flight.push_back(reply(scope, &to, &g, buf));
+                            drop(g);
+                            let send = us(t2.elapsed());
+                            end.bytes_sent += 4 * (HEADER + d) as u64;
+                            end.receive_us.push(receive_us);
+                            end.apply_us.push(apply_us);
+                            end.send_us.push(send);
+                            end.total_us.push(receive_us + apply_us + send);
+                        } else {
+                            drop(g);
                             owed.push(Owed {
                                 rank: r,
                                 received: t0,
                                 receive_us,
                                 apply_us,
                             });
-                            continue;
-                        };
-                        flight.push_back(reply(scope, &to, &g, buf));
-                        drop(g);
-                        let send = us(t2.elapsed());
-                        end.bytes_sent += 4 * (HEADER + d) as u64;
-                        end.receive_us.push(receive_us);
-                        end.apply_us.push(apply_us);
-                        end.send_us.push(send);
-                        end.total_us.push(receive_us + apply_us + send);
+                        }
+                        feed.update(r - 1, loss, eta.is_some(), eta.is_none());
                         continue;
                     }
                     Some((_, _, Kind::Gradient)) if stopping => end.ranks[r].discarded += 1,
@@ -349,7 +350,8 @@ pub(crate) fn run_async(
                 end.bytes_sent += 4 * HEADER as u64;
                 live -= 1;
             }
-            // The scope may end only with every reply taken (after the last worker's stop).
+            // The scope may end only with every reply taken (replies are still in flight here
+            // only after the last worker's stop).
             let t = Instant::now();
             while !flight.is_empty() {
                 complete(&mut flight);
