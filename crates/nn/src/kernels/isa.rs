@@ -22,8 +22,8 @@ pub enum Isa {
     Avx512,
     /// AVX2 + FMA (8 lanes): 6 × 16 GEMM tiles.
     Avx2,
-    /// No target features (4 lanes of plain Rust that LLVM vectorises: SSE2 on x86-64, NEON on
-    /// aarch64, scalar elsewhere).
+    /// No target features: 4 lanes of the architecture's baseline vectors (SSE2 on x86-64, NEON
+    /// on aarch64, arrays LLVM maps as it can elsewhere), so it runs on any CPU.
     Portable,
 }
 

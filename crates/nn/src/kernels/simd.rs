@@ -54,81 +54,175 @@ pub(crate) trait Simd: Copy {
     unsafe fn store_masked(self, p: *mut f32, v: Self::V, m: Self::M);
 }
 
-/// Plain Rust on 4-lane arrays: LLVM turns each operation into one SSE2 (x86-64) or NEON
-/// (aarch64) instruction, or scalar code on other targets.
+/// The path without target features: 4 lanes of each architecture's baseline vectors — SSE2's
+/// `__m128` on x86-64 and NEON's `float32x4_t` on aarch64 (both part of every CPU of their
+/// architecture, so no detection is needed), plain `[f32; 4]` arrays elsewhere.
+///
+/// Why not arrays everywhere: in the convolution tiles LLVM's SLP vectoriser split the arrays
+/// into scalars, re-packed them with shuffles and spilled them (measured on the LeNet-5 weight
+/// gradient: `mulss` / `movlhps` / stack traffic in the hot loop, 3.9× the AVX2 path's time).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Portable;
 
-/// `a·b + c` in one rounding where the target has an FMA instruction (aarch64, or x86 built with
-/// `+fma`); elsewhere `mul_add` would be a libm call, so multiply and add.
-#[inline(always)]
-fn fma1(a: f32, b: f32, c: f32) -> f32 {
-    if cfg!(any(target_arch = "aarch64", target_feature = "fma")) {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
+#[cfg(target_arch = "x86_64")]
+mod base {
+    //! SSE2 is part of the x86-64 baseline: these intrinsics run on every x86-64 CPU.
+    use std::arch::x86_64::*;
+    pub(super) type V = __m128;
+
+    // SAFETY (every function): SSE and SSE2 are enabled for every x86-64 target, so their
+    // intrinsics may execute on any CPU this code runs on; pointer extents are the callers'.
+    #[inline(always)]
+    pub(super) fn splat(x: f32) -> V {
+        // SAFETY: SSE is present (x86-64 baseline).
+        unsafe { _mm_set1_ps(x) }
+    }
+    #[inline(always)]
+    pub(super) fn add(a: V, b: V) -> V {
+        // SAFETY: SSE is present.
+        unsafe { _mm_add_ps(a, b) }
+    }
+    /// No FMA in the baseline: multiply, then add (two roundings).
+    #[inline(always)]
+    pub(super) fn mul_add(a: V, b: V, c: V) -> V {
+        // SAFETY: SSE is present.
+        unsafe { _mm_add_ps(_mm_mul_ps(a, b), c) }
+    }
+    #[inline(always)]
+    pub(super) unsafe fn load(p: *const f32) -> V {
+        // SAFETY: SSE is present; p..p + 4 is readable (caller).
+        unsafe { _mm_loadu_ps(p) }
+    }
+    #[inline(always)]
+    pub(super) unsafe fn store(p: *mut f32, v: V) {
+        // SAFETY: SSE is present; p..p + 4 is writable (caller).
+        unsafe { _mm_storeu_ps(p, v) }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod base {
+    //! NEON (Advanced SIMD) is part of every aarch64 CPU the Rust targets support.
+    use std::arch::aarch64::*;
+    pub(super) type V = float32x4_t;
+
+    #[inline(always)]
+    pub(super) fn splat(x: f32) -> V {
+        // SAFETY: NEON is enabled for every aarch64 target.
+        unsafe { vdupq_n_f32(x) }
+    }
+    #[inline(always)]
+    pub(super) fn add(a: V, b: V) -> V {
+        // SAFETY: NEON is present.
+        unsafe { vaddq_f32(a, b) }
+    }
+    /// `c + a·b` fused (aarch64 always has FMA).
+    #[inline(always)]
+    pub(super) fn mul_add(a: V, b: V, c: V) -> V {
+        // SAFETY: NEON is present.
+        unsafe { vfmaq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    pub(super) unsafe fn load(p: *const f32) -> V {
+        // SAFETY: NEON is present; p..p + 4 is readable (caller); no alignment needed.
+        unsafe { vld1q_f32(p) }
+    }
+    #[inline(always)]
+    pub(super) unsafe fn store(p: *mut f32, v: V) {
+        // SAFETY: NEON is present; p..p + 4 is writable (caller).
+        unsafe { vst1q_f32(p, v) }
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod base {
+    //! Any other target: arrays, which LLVM maps to whatever vectors the target has.
+    pub(super) type V = [f32; 4];
+
+    #[inline(always)]
+    pub(super) fn splat(x: f32) -> V {
+        [x; 4]
+    }
+    #[inline(always)]
+    pub(super) fn add(a: V, b: V) -> V {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    pub(super) fn mul_add(a: V, b: V, c: V) -> V {
+        std::array::from_fn(|i| a[i] * b[i] + c[i])
+    }
+    #[inline(always)]
+    pub(super) unsafe fn load(p: *const f32) -> V {
+        // SAFETY: p..p + 4 is readable (caller); `read_unaligned` needs no alignment.
+        unsafe { p.cast::<V>().read_unaligned() }
+    }
+    #[inline(always)]
+    pub(super) unsafe fn store(p: *mut f32, v: V) {
+        // SAFETY: p..p + 4 is writable (caller).
+        unsafe { p.cast::<V>().write_unaligned(v) }
     }
 }
 
 impl Simd for Portable {
     const LANES: usize = 4;
-    type V = [f32; 4];
+    type V = base::V;
     type M = usize;
 
     #[inline(always)]
-    fn splat(self, x: f32) -> [f32; 4] {
-        [x; 4]
+    fn splat(self, x: f32) -> base::V {
+        base::splat(x)
     }
     #[inline(always)]
-    fn zero(self) -> [f32; 4] {
-        [0.0; 4]
+    fn zero(self) -> base::V {
+        base::splat(0.0)
     }
     #[inline(always)]
-    fn add(self, a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
-        [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+    fn add(self, a: base::V, b: base::V) -> base::V {
+        base::add(a, b)
     }
     #[inline(always)]
-    fn mul_add(self, a: [f32; 4], b: [f32; 4], c: [f32; 4]) -> [f32; 4] {
-        [
-            fma1(a[0], b[0], c[0]),
-            fma1(a[1], b[1], c[1]),
-            fma1(a[2], b[2], c[2]),
-            fma1(a[3], b[3], c[3]),
-        ]
+    fn mul_add(self, a: base::V, b: base::V, c: base::V) -> base::V {
+        base::mul_add(a, b, c)
     }
     #[inline(always)]
-    fn sum(self, a: [f32; 4]) -> f32 {
-        (a[0] + a[2]) + (a[1] + a[3])
+    fn sum(self, a: base::V) -> f32 {
+        let mut x = [0.0f32; 4];
+        // SAFETY: `x` has 4 writable floats.
+        unsafe { base::store(x.as_mut_ptr(), a) };
+        (x[0] + x[2]) + (x[1] + x[3])
     }
     #[inline(always)]
     fn mask(self, n: usize) -> usize {
         n.min(4)
     }
     #[inline(always)]
-    unsafe fn load(self, p: *const f32) -> [f32; 4] {
-        // SAFETY: the caller guarantees p..p + 4 is readable; unaligned is fine for `[f32; 4]`
-        // read with `read_unaligned`.
-        unsafe { p.cast::<[f32; 4]>().read_unaligned() }
+    unsafe fn load(self, p: *const f32) -> base::V {
+        // SAFETY: the caller guarantees p..p + 4 is readable.
+        unsafe { base::load(p) }
     }
     #[inline(always)]
-    unsafe fn load_masked(self, p: *const f32, m: usize) -> [f32; 4] {
-        let mut v = [0.0; 4];
+    unsafe fn load_masked(self, p: *const f32, m: usize) -> base::V {
+        let mut v = [0.0f32; 4];
         for (i, x) in v.iter_mut().enumerate().take(m) {
             // SAFETY: lanes below `m` are readable (the caller's guarantee).
             *x = unsafe { *p.add(i) };
         }
-        v
+        // SAFETY: `v` has 4 readable floats.
+        unsafe { base::load(v.as_ptr()) }
     }
     #[inline(always)]
-    unsafe fn store(self, p: *mut f32, v: [f32; 4]) {
+    unsafe fn store(self, p: *mut f32, v: base::V) {
         // SAFETY: the caller guarantees p..p + 4 is writable.
-        unsafe { p.cast::<[f32; 4]>().write_unaligned(v) }
+        unsafe { base::store(p, v) }
     }
     #[inline(always)]
-    unsafe fn store_masked(self, p: *mut f32, v: [f32; 4], m: usize) {
-        for (i, &x) in v.iter().enumerate().take(m) {
+    unsafe fn store_masked(self, p: *mut f32, v: base::V, m: usize) {
+        let mut x = [0.0f32; 4];
+        // SAFETY: `x` has 4 writable floats.
+        unsafe { base::store(x.as_mut_ptr(), v) };
+        for (i, &e) in x.iter().enumerate().take(m) {
             // SAFETY: lanes below `m` are writable (the caller's guarantee).
-            unsafe { *p.add(i) = x };
+            unsafe { *p.add(i) = e };
         }
     }
 }
