@@ -42,7 +42,7 @@ fn main() {
         .collect();
     runs.push(("Gemm".into(), base.clone().with_backend(Backend::Gemm)));
     let mut scratch: Vec<_> = runs.iter().map(|(_, n)| n.scratch(batch)).collect();
-    let mut grad = vec![0.0; base.num_params()];
+    let mut grad = nn::AlignedVec::zeroed(base.num_params());
     // About 40 ms of work per configuration and round (at 100 GFLOP/s).
     let steps = (4e9 / (base.gradient_flops() as f64 * batch as f64)).clamp(1.0, 50.0) as usize;
     let mut times = vec![Vec::with_capacity(rounds); runs.len()];

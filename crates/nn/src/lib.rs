@@ -39,6 +39,7 @@
 
 #[macro_use]
 pub mod kernels;
+mod aligned;
 
 pub mod arch;
 mod builder;
@@ -52,6 +53,7 @@ mod scratch;
 mod shape;
 pub mod thesis_rng;
 
+pub use aligned::AlignedVec;
 pub use arch::Arch;
 pub use builder::{BuildError, NetworkBuilder};
 pub use data::{BatchBuf, DataError, Dataset, Problem, Scale};

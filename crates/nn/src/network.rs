@@ -19,7 +19,7 @@ use crate::builder::NetworkBuilder;
 use crate::kernels::direct;
 use crate::kernels::elementwise;
 use crate::kernels::isa::{Isa, IsaError, Token};
-use crate::kernels::matmul::{sgemm, Backend, View};
+use crate::kernels::matmul::{sgemm, sgemm_bias, Backend, View};
 use crate::ops::{col2im_planar, conv_chunk, convert, im2col_planar, wants, Layout};
 use crate::scratch::Scratch;
 use crate::shape::{Activation, Batch, Layer, Shape};
@@ -215,8 +215,7 @@ impl Network {
                     act,
                 } => {
                     let (w, b) = p.split_at(inputs * outputs);
-                    elementwise::broadcast_rows(tok, y, b);
-                    sgemm(
+                    sgemm_bias(
                         &mut s.ws,
                         be,
                         isa,
@@ -226,7 +225,7 @@ impl Network {
                         View::row_major(n, inputs),
                         w,
                         View::row_major(inputs, outputs),
-                        true,
+                        b,
                     );
                     if act == Activation::Relu {
                         elementwise::relu(tok, y);

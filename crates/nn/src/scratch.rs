@@ -7,6 +7,7 @@ use crate::kernels::packed::Workspace;
 use crate::network::Network;
 use crate::ops::{conv_chunk, wants};
 use crate::shape::Layer;
+use crate::AlignedVec;
 use crate::Backend;
 
 /// Per-worker working memory for [`Network::gradient`], sized for a batch capacity. Reusing one
@@ -22,20 +23,20 @@ pub struct Scratch {
     backend: Backend,
     isa: Option<Isa>,
     /// Output (post-activation) of each layer, in that layer's layout.
-    pub(crate) outs: Vec<Vec<f32>>,
+    pub(crate) outs: Vec<AlignedVec>,
     /// A layer's input converted to the layout it needs (empty when no conversion is needed).
-    pub(crate) conv_in: Vec<Vec<f32>>,
+    pub(crate) conv_in: Vec<AlignedVec>,
     /// Arg-max (0..4) of each pool output element.
     pub(crate) argmax: Vec<Vec<u8>>,
     /// Ping-pong buffers for the gradient w.r.t. activations, and one for layout conversion.
-    pub(crate) d0: Vec<f32>,
-    pub(crate) d1: Vec<f32>,
-    pub(crate) dtmp: Vec<f32>,
+    pub(crate) d0: AlignedVec,
+    pub(crate) d1: AlignedVec,
+    pub(crate) dtmp: AlignedVec,
     /// Transposed im2col matrix of one chunk of samples (see [`conv_chunk`]); recomputed in the
     /// backward pass rather than stored for the whole batch, so that it stays in L2.
-    pub(crate) col: Vec<f32>,
+    pub(crate) col: AlignedVec,
     /// Gradient w.r.t. that matrix.
-    pub(crate) dcol: Vec<f32>,
+    pub(crate) dcol: AlignedVec,
     /// Packing buffers of [`Backend::Packed`].
     pub(crate) ws: Workspace,
     /// Working memory of the direct convolution kernels ([`crate::kernels::direct`]).
@@ -69,7 +70,7 @@ impl Scratch {
         for (li, l) in net.layers().iter().enumerate() {
             let o = l.output_shape();
             max_act = max_act.max(o.len());
-            self.outs.push(vec![0.0; n * o.len()]);
+            self.outs.push(AlignedVec::zeroed(n * o.len()));
             if let (Layer::Conv2d { input, kh, kw, .. }, None) = (*l, net.direct_conv(l, n)) {
                 let per_sample = o.h * o.w * kh * kw * input.c;
                 max_col = max_col.max(conv_chunk(per_sample).min(n) * per_sample);
@@ -84,16 +85,17 @@ impl Scratch {
                 .source_layout(li)
                 .reads_as(wants(l), net.source_shape(li));
             self.conv_in.push(if convert {
-                vec![0.0; n * l.input_shape().len()]
+                AlignedVec::zeroed(n * l.input_shape().len())
             } else {
-                Vec::new()
+                AlignedVec::default()
             });
         }
-        self.d0 = vec![0.0; n * max_act];
-        self.d1 = vec![0.0; n * max_act];
-        self.dtmp = vec![0.0; n * max_act];
-        self.col = vec![0.0; max_col];
-        self.dcol = vec![0.0; max_col];
+        // Cache-line aligned: these are the C of most products (see `AlignedVec`).
+        self.d0 = AlignedVec::zeroed(n * max_act);
+        self.d1 = AlignedVec::zeroed(n * max_act);
+        self.dtmp = AlignedVec::zeroed(n * max_act);
+        self.col = AlignedVec::zeroed(max_col);
+        self.dcol = AlignedVec::zeroed(max_col);
         self.capacity = n;
     }
 }

@@ -64,17 +64,6 @@ isa_fn! {
 }
 
 isa_fn! {
-    /// Every row of the row-major `y` (rows of `bias.len()`) set to `bias`.
-    pub(crate) fn broadcast_rows(y: &mut [f32], bias: &[f32]) {
-        for row in y.chunks_exact_mut(bias.len()) {
-            for (d, &b) in row.iter_mut().zip(bias) {
-                *d = b;
-            }
-        }
-    }
-}
-
-isa_fn! {
     /// `out[j] = Σ_i m[i][j]` over the rows of the row-major `m` (rows of `out.len()`).
     pub(crate) fn column_sums(m: &[f32], out: &mut [f32]) {
         out.fill(0.0);

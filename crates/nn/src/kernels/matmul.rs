@@ -205,7 +205,7 @@ pub fn sgemm(
     }
     let (m, n, k) = (cv.rows, cv.cols, av.cols);
     match backend {
-        Backend::Packed => packed::compute(isa, ws, c, cv, a, av, b, bv, accumulate),
+        Backend::Packed => packed::compute(isa, ws, c, cv, a, av, b, bv, accumulate, None),
         Backend::Gemm => {
             // SAFETY: the asserts above establish that every element the three views address lies
             // inside its slice (span ≤ len, strides non-negative), that C's elements are pairwise
@@ -234,6 +234,68 @@ pub fn sgemm(
                     let dst = &mut c[r * cv.rs + col * cv.cs];
                     *dst = if accumulate { *dst + s } else { s };
                 }
+            }
+        }
+    }
+}
+
+/// `C ← A·B + bias` with `bias` added to every row of C (a dense layer's forward pass),
+/// single-threaded; otherwise as [`sgemm`]. [`Backend::Packed`] adds the bias as its first depth
+/// block stores C; the other backends fill C's rows with it and accumulate.
+///
+/// # Panics
+/// As [`sgemm`], and if `bias` does not have one entry per column of C.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_bias(
+    ws: &mut Workspace,
+    backend: Backend,
+    isa: Isa,
+    c: &mut [f32],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+    bias: &[f32],
+) {
+    assert_eq!(
+        bias.len(),
+        cv.cols,
+        "sgemm_bias: the bias has {} entries, C has {} columns",
+        bias.len(),
+        cv.cols
+    );
+    if backend != Backend::Packed {
+        // `prepare` (inside `sgemm`) checks the views; check C's before writing through it.
+        assert!(
+            cv.span() <= c.len(),
+            "sgemm_bias: C view reaches {} > {}",
+            cv.span(),
+            c.len()
+        );
+        fill_rows(c, cv, bias);
+        sgemm(ws, backend, isa, c, cv, a, av, b, bv, true);
+        return;
+    }
+    if cv.rows > 0 && cv.cols > 0 {
+        PRODUCTS.with(|p| p.set(p.get() + 1));
+    }
+    if prepare("sgemm_bias", c, cv, a, av, b, bv, false) {
+        packed::compute(isa, ws, c, cv, a, av, b, bv, false, Some(bias));
+    } else {
+        // k = 0 (C was zeroed) or an empty C.
+        fill_rows(c, cv, bias);
+    }
+}
+
+/// Every row of C ← `bias`.
+fn fill_rows(c: &mut [f32], cv: View, bias: &[f32]) {
+    for r in 0..cv.rows {
+        if cv.cs == 1 {
+            c[r * cv.rs..][..cv.cols].copy_from_slice(bias);
+        } else {
+            for (j, &x) in bias.iter().enumerate() {
+                c[r * cv.rs + j * cv.cs] = x;
             }
         }
     }

@@ -179,15 +179,18 @@ pub fn gemm_with(
     accumulate: bool,
 ) {
     if crate::kernels::matmul::prepare("gemm", c, cv, a, av, b, bv, accumulate) {
-        compute(isa, ws, c, cv, a, av, b, bv, accumulate);
+        compute(isa, ws, c, cv, a, av, b, bv, accumulate, None);
     }
 }
 
 /// The product itself, for views [`crate::kernels::matmul::prepare`] accepted with a product
-/// left (non-empty C, k ≥ 1).
+/// left (non-empty C, k ≥ 1). With a `bias` (one entry per column of C; only without
+/// `accumulate`), `C ← A·B + bias` per row: the first depth block adds it as it stores, so a
+/// dense layer needs no separate pass that fills C with the bias and no load of C in that block.
 ///
 /// # Panics
-/// If `isa` is not [available](Isa::available) on this CPU (the kernels' safety rests on this).
+/// If `isa` is not [available](Isa::available) on this CPU (the kernels' safety rests on this),
+/// or a bias is given with `accumulate` or with fewer entries than C has columns.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn compute(
     isa: Isa,
@@ -199,11 +202,16 @@ pub(crate) fn compute(
     b: &[f32],
     bv: View,
     accumulate: bool,
+    bias: Option<&[f32]>,
 ) {
+    assert!(
+        bias.is_none_or(|bs| !accumulate && bs.len() >= cv.cols),
+        "gemm: a bias needs one entry per column of C and no accumulation"
+    );
     let tok = isa.expect_token("gemm");
     let (m, n, k) = (cv.rows, cv.cols, av.cols);
     if av.cs == 1 && bv.rs == 1 && k >= 512 && 4 * m.max(n) <= k {
-        dot_products(tok, isa, c, cv, a, av.rs, b, bv.cs, k, accumulate);
+        dot_products(tok, isa, c, cv, a, av.rs, b, bv.cs, k, accumulate, bias);
         return;
     }
     let (l, nr, kcb) = (lanes(isa), lanes(isa) * tile_vecs(isa), kc_block(isa));
@@ -264,6 +272,7 @@ pub(crate) fn compute(
                             brs,
                             b_whole: !b_in_place,
                             add,
+                            bias: if add { None } else { bias.map(|bs| &bs[j0..]) },
                         };
                         let off = i0 * cv.rs + j0 * cv.cs;
                         if cv.cs == 1 {
@@ -276,6 +285,7 @@ pub(crate) fn compute(
                                 for j in 0..cols {
                                     let dst = &mut c[off + r * cv.rs + j * cv.cs];
                                     let v = tmp[r * MAX_NR + j];
+                                    // (The bias, if any, is in `tmp` already.)
                                     *dst = if add { *dst + v } else { v };
                                 }
                             }
@@ -303,7 +313,10 @@ struct Tile<'a> {
     brs: usize,
     /// B rows hold whole vectors (a padded sliver): no masked tail load needed.
     b_whole: bool,
+    /// Add to C instead of overwriting it.
     add: bool,
+    /// Without `add`: the bias of the tile's columns, added as C is stored.
+    bias: Option<&'a [f32]>,
 }
 
 impl Tile<'_> {
@@ -322,6 +335,7 @@ impl Tile<'_> {
         };
         assert!(self.b.len() >= (self.kc - 1) * self.brs + b_row);
         assert!(c.len() >= (self.rows - 1) * rs + self.cols);
+        assert!(self.bias.is_none_or(|bs| bs.len() >= self.cols));
         let cp = c.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; the extents `tile_kernel` documents were
         // asserted above.
@@ -344,8 +358,8 @@ multiversion! {
 ///
 /// # Safety
 /// `t.a` reaches `(R − 1)·ars + (kc − 1)·acs`; `t.b` holds `(kc − 1)·brs + cols` floats, or
-/// `(kc − 1)·brs + V·LANES` when `b_whole`; `c` holds `(R − 1)·rs + cols` floats;
-/// `(V − 1)·LANES < cols ≤ V·LANES` (asserted by [`Tile::run`]).
+/// `(kc − 1)·brs + V·LANES` when `b_whole`; `c` holds `(R − 1)·rs + cols` floats; a bias holds
+/// at least `cols`; `(V − 1)·LANES < cols ≤ V·LANES` (asserted by [`Tile::run`]).
 #[inline(always)]
 unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
     s: S,
@@ -357,11 +371,11 @@ unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
     // SAFETY (each arm): the caller's contract, and the arm's layout matches `t`'s strides.
     let acc = unsafe {
         if t.acs == 1 {
-            depth_loop::<S, R, V, ROW_MAJOR_A>(s, t)
+            depth_loop::<S, R, V, ROW_MAJOR_A>(s, t, c, rs)
         } else if t.ars == 1 {
-            depth_loop::<S, R, V, COL_MAJOR_A>(s, t)
+            depth_loop::<S, R, V, COL_MAJOR_A>(s, t, c, rs)
         } else {
-            depth_loop::<S, R, V, STRIDED_A>(s, t)
+            depth_loop::<S, R, V, STRIDED_A>(s, t, c, rs)
         }
     };
     for (r, accr) in acc.iter().enumerate() {
@@ -369,18 +383,23 @@ unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
             let lo = v * l;
             let n = t.cols - lo;
             // SAFETY: columns lo..min(lo + LANES, cols) of row r are at offsets below
-            // (R − 1)·rs + cols ≤ c's extent; a partial vector is masked.
+            // (R − 1)·rs + cols ≤ c's extent, and those of the bias below cols ≤ its length;
+            // a partial vector is masked.
             unsafe {
                 let dst = c.add(r * rs + lo);
                 if n >= l {
-                    let out = if t.add { s.add(val, s.load(dst)) } else { val };
+                    let out = match (t.add, t.bias) {
+                        (true, _) => s.add(val, s.load(dst)),
+                        (false, Some(bs)) => s.add(val, s.load(bs.as_ptr().add(lo))),
+                        (false, None) => val,
+                    };
                     s.store(dst, out);
                 } else {
                     let m = s.mask(n);
-                    let out = if t.add {
-                        s.add(val, s.load_masked(dst, m))
-                    } else {
-                        val
+                    let out = match (t.add, t.bias) {
+                        (true, _) => s.add(val, s.load_masked(dst, m)),
+                        (false, Some(bs)) => s.add(val, s.load_masked(bs.as_ptr().add(lo), m)),
+                        (false, None) => val,
                     };
                     s.store_masked(dst, out, m);
                 }
@@ -412,6 +431,8 @@ const STRIDED_A: u8 = 2;
 unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
     s: S,
     t: Tile<'_>,
+    c: *mut f32,
+    rs: usize,
 ) -> [[S::V; V]; R] {
     let l = S::LANES;
     let ars = if AL == COL_MAJOR_A { 1 } else { t.ars };
@@ -450,8 +471,17 @@ unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
             }
         }};
     }
+    // Prefetch C's lines for the store at the end, one per iteration: the first depth block
+    // overwrites C, whose lines are usually not in L1 (activations and gradients of the previous
+    // layer), and the store misses otherwise stall the next tile. In-process A/B, MLP step
+    // b = 512: 4 % faster on AVX-512, 3 % portable, neutral on AVX2.
     let mut kk = 0;
+    let mut pf = 0;
     while kk + 4 <= t.kc {
+        if pf < R * V {
+            s.prefetch(c.wrapping_add(pf / V * rs + pf % V * l));
+            pf += 1;
+        }
         step!(kk);
         step!(kk + 1);
         step!(kk + 2);
@@ -496,6 +526,7 @@ fn dot_products(
     bcs: usize,
     k: usize,
     add: bool,
+    bias: Option<&[f32]>,
 ) {
     let (m, n) = (cv.rows, cv.cols);
     let (dr, dc) = dot_tile(isa);
@@ -520,7 +551,11 @@ fn dot_products(
                 for (r, row) in out.iter().enumerate().take(t.rows) {
                     for (j, &v) in row.iter().enumerate().take(t.cols) {
                         let dst = &mut c[(i0 + r) * cv.rs + (j0 + j) * cv.cs];
-                        *dst = if add { *dst + v } else { v };
+                        *dst = match (add, bias) {
+                            (true, _) => *dst + v,
+                            (false, Some(bs)) => v + bs[j0 + j],
+                            (false, None) => v,
+                        };
                     }
                 }
             }

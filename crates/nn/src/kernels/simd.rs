@@ -52,6 +52,9 @@ pub(crate) trait Simd: Copy {
     /// # Safety
     /// The lanes of `m` are writable at `p`.
     unsafe fn store_masked(self, p: *mut f32, v: Self::V, m: Self::M);
+    /// Hint that the cache line holding `p` will be accessed soon. Any address is allowed: a
+    /// prefetch never faults and never changes memory.
+    fn prefetch(self, p: *const f32);
 }
 
 /// The path without target features: 4 lanes of each architecture's baseline vectors — SSE2's
@@ -98,6 +101,13 @@ mod base {
         // SAFETY: SSE is present; p..p + 4 is writable (caller).
         unsafe { _mm_storeu_ps(p, v) }
     }
+    /// `prefetcht0`, valid for any address.
+    #[inline(always)]
+    pub(super) fn prefetch(p: *const f32) {
+        // SAFETY: SSE is present; a prefetch of any address neither faults nor accesses memory
+        // in the language's sense.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -132,6 +142,9 @@ mod base {
         // SAFETY: NEON is present; p..p + 4 is writable (caller).
         unsafe { vst1q_f32(p, v) }
     }
+    /// No hint: aarch64's prefetch intrinsic is not stable Rust.
+    #[inline(always)]
+    pub(super) fn prefetch(_p: *const f32) {}
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -161,12 +174,20 @@ mod base {
         // SAFETY: p..p + 4 is writable (caller).
         unsafe { p.cast::<V>().write_unaligned(v) }
     }
+    /// No hint on other targets.
+    #[inline(always)]
+    pub(super) fn prefetch(_p: *const f32) {}
 }
 
 impl Simd for Portable {
     const LANES: usize = 4;
     type V = base::V;
     type M = usize;
+
+    #[inline(always)]
+    fn prefetch(self, p: *const f32) {
+        base::prefetch(p)
+    }
 
     #[inline(always)]
     fn splat(self, x: f32) -> base::V {
@@ -253,6 +274,11 @@ mod x86 {
         type M = __mmask16;
 
         #[inline(always)]
+        fn prefetch(self, p: *const f32) {
+            super::base::prefetch(p)
+        }
+
+        #[inline(always)]
         fn splat(self, x: f32) -> __m512 {
             // SAFETY: AVX-512F is present (see above).
             unsafe { _mm512_set1_ps(x) }
@@ -326,6 +352,11 @@ mod x86 {
         const LANES: usize = 8;
         type V = __m256;
         type M = __m256i;
+
+        #[inline(always)]
+        fn prefetch(self, p: *const f32) {
+            super::base::prefetch(p)
+        }
 
         #[inline(always)]
         fn splat(self, x: f32) -> __m256 {

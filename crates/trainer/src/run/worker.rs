@@ -78,7 +78,8 @@ impl Workspace {
 pub(crate) struct Worker<'s, 'a> {
     shared: &'s Shared<'a>,
     ws: Workspace,
-    grad: Vec<f32>,
+    /// Cache-line aligned: it is the C of every weight-gradient product.
+    grad: nn::AlignedVec,
     velocity: Vec<f32>,
     mu: f32,
     idx: Vec<u32>,
@@ -101,7 +102,7 @@ impl<'s, 'a> Worker<'s, 'a> {
         Worker {
             shared,
             ws,
-            grad: vec![0.0; d],
+            grad: nn::AlignedVec::zeroed(d),
             velocity: if mu > 0.0 { vec![0.0; d] } else { Vec::new() },
             mu,
             idx: Vec::with_capacity(b),
