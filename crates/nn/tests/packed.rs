@@ -1,6 +1,6 @@
 //! `packed::gemm_with` against a naive triple loop, for every kernel family this CPU has, on
 //! shapes chosen to reach every code path: edge tiles of every row and vector count, several
-//! depth blocks (k > 256), several column blocks (n > 1024), B read in place (m ≤ 96, row-major B)
+//! depth blocks (k > 256, and k > 1024 for AVX-512), several column blocks (n > 1024), B read in place (m ≤ 96, row-major B)
 //! and packed (m > 96 or a transposed B), a strided C, and the dot-product path (k ≥ 512,
 //! contiguous rows of A and columns of B), with and without accumulation.
 //!
@@ -28,11 +28,12 @@ const CASES: &[(usize, usize, usize, bool, bool, bool)] = &[
     (13, 40, 20, false, true, false),
     (12, 33, 7, true, true, true),
     (3, 150, 5, false, false, true),
-    (4, 30, 300, false, false, false), // two depth blocks
-    (100, 20, 4, false, false, false), // B packed: more rows than one block
-    (2, 1030, 2, false, false, false), // two column blocks
-    (7, 5, 520, false, true, false),   // dot products, masked tail, edge tiles
-    (6, 9, 530, false, true, true),    // dot products into a strided C
+    (4, 30, 300, false, false, false),  // two depth blocks
+    (100, 20, 4, false, false, false),  // B packed: more rows than one block
+    (2, 1030, 2, false, false, false),  // two column blocks
+    (7, 5, 520, false, true, false),    // dot products, masked tail, edge tiles
+    (6, 9, 530, false, true, true),     // dot products into a strided C
+    (4, 30, 1100, false, false, false), // two depth blocks of the AVX-512 kernels too (KC = 1024)
 ];
 
 #[test]

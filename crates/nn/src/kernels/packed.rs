@@ -37,7 +37,8 @@ const MAX_MR: usize = 6;
 const MAX_NR: usize = 64;
 
 /// The packing buffer for [`gemm`](fn@gemm). It grows to the largest block used (at most
-/// `KC·NC` floats, 1 MiB) and is then reused: no allocation in steady state.
+/// `KC·NC` floats: 4 MiB on AVX-512, 1 MiB otherwise) and is then reused: no allocation in
+/// steady state.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
     b: Vec<f32>,
@@ -93,11 +94,16 @@ fn tile_vecs(isa: Isa) -> usize {
     }
 }
 
-/// Most depth of a packed block of B, so that a `KC × NR` sliver stays in L1 (AVX-512: 32 KiB;
-/// measured 9–16 % faster on the MLP's products than 256, whose 64 KiB sliver does not fit).
+/// Most depth of a packed block of B. AVX-512: 1024, i.e. the whole depth of the MLP's products
+/// in one block, so C is stored once per tile rather than once per block: in-process A/B on the
+/// MLP step (machine A) 1.025× `gemm` against 1.04× with 128. 128 (a sliver that stays in L1)
+/// had measured 9–16 % faster before the packing buffer and C were cache-line aligned and C's
+/// lines prefetched; the B sliver now streams from L2 behind the prefetchers. AVX2 and portable:
+/// 256 (1024 measured 1 % faster on machine A, but not on the AVX2-only machine class that path
+/// is for).
 fn kc_block(isa: Isa) -> usize {
     match isa {
-        Isa::Avx512 => 128,
+        Isa::Avx512 => 1024,
         Isa::Avx2 | Isa::Portable => 256,
     }
 }
