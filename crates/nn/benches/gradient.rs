@@ -38,7 +38,7 @@ fn bench_net(c: &mut Criterion, name: &str, net: Network, batch: usize) {
     for (label, be, isa) in runs() {
         let net = net.clone().with_backend(be).with_isa(isa).expect("ISA");
         let mut scratch = net.scratch(batch);
-        let mut grad = vec![0.0; net.num_params()];
+        let mut grad = nn::AlignedVec::zeroed(net.num_params());
         g.bench_function(label, |b| {
             b.iter(|| {
                 black_box(net.gradient(black_box(&theta), buf.as_batch(), &mut scratch, &mut grad))

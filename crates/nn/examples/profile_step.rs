@@ -27,7 +27,7 @@ fn main() {
     let mut buf = BatchBuf::default();
     sampler.next_into(&train, &mut buf);
     let mut scratch = net.scratch(batch);
-    let mut grad = vec![0.0; net.num_params()];
+    let mut grad = nn::AlignedVec::zeroed(net.num_params());
     let t = Instant::now();
     for _ in 0..steps {
         std::hint::black_box(net.gradient(&theta, buf.as_batch(), &mut scratch, &mut grad));

@@ -19,7 +19,7 @@
 //! [`Network::with_isa`] asks for.
 //!
 //! ```
-//! use nn::{arch, Init, Network, Shape, Batch};
+//! use nn::{arch, AlignedVec, Init, Network, Shape, Batch};
 //!
 //! // A small MLP on 4-feature inputs, 3 classes.
 //! let net = arch::mlp(Shape::flat(4), 1, 8, 3).unwrap();
@@ -28,11 +28,12 @@
 //! let labels = [2, 0];
 //! let batch = Batch { images: &images, labels: &labels };
 //! let mut scratch = net.scratch(2);
-//! let mut grad = vec![0.0; net.num_params()];
+//! // Any `&mut [f32]` works; a cache-line-aligned one keeps the weight gradients' stores whole.
+//! let mut grad = AlignedVec::zeroed(net.num_params());
 //! let before = net.gradient(&theta, batch, &mut scratch, &mut grad);
 //! for _ in 0..50 {
 //!     net.gradient(&theta, batch, &mut scratch, &mut grad);
-//!     theta.iter_mut().zip(&grad).for_each(|(t, g)| *t -= 0.1 * g);
+//!     theta.iter_mut().zip(grad.iter()).for_each(|(t, g)| *t -= 0.1 * g);
 //! }
 //! assert!(net.loss(&theta, batch, &mut scratch) < before as f64);
 //! ```
