@@ -480,10 +480,10 @@ unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
     // Prefetch C's lines for the store at the end, one per iteration: the first depth block
     // overwrites C, whose lines are usually not in L1 (activations and gradients of the previous
     // layer), and the store misses otherwise stall the next tile (in-process A/B, MLP step
-    // b = 512: 4 % faster on AVX-512, 3 % portable). In a long block (AVX-512's reach 784 steps)
-    // the B sliver streaming through L1 would evict lines fetched at the start, so there they
-    // are fetched in the last R·V + 4 iterations (1 % faster on AVX-512; on AVX2 and portable,
-    // whose blocks are ≤ 256 steps, fetching late measured 2–3 % slower).
+    // b = 512: 4 % faster on AVX-512, 3 % portable). In a long block (AVX-512's are up to 1024
+    // steps, 784 on the MLP) the B sliver streaming through L1 would evict lines fetched at the
+    // start, so there they are fetched in the last R·V + 4 iterations (1 % faster on AVX-512; on
+    // AVX2 and portable, whose blocks are ≤ 256 steps, fetching late measured 2–3 % slower).
     let mut kk = 0;
     let n4 = t.kc / 4;
     // (`LANES == 16`: only AVX-512's blocks exceed 256 steps, and the others' loops compile as
