@@ -26,6 +26,7 @@
 use crate::kernels::isa::{Isa, Token};
 use crate::kernels::matmul::View;
 use crate::kernels::simd::Simd;
+use crate::AlignedVec;
 
 /// Rows of A per block; B is read in place when the whole product has at most this many rows.
 const MC: usize = 96;
@@ -41,7 +42,10 @@ const MAX_NR: usize = 64;
 /// steady state.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
-    b: Vec<f32>,
+    /// On a cache line (`AlignedVec`): a sliver that straddled lines made every vector load of B
+    /// a split load (two lines) — measured on the MLP step at b = 512 (AVX-512), 16 bytes off a
+    /// line was 8 % slower than aligned, and which one a `Scratch` got was up to the allocator.
+    b: AlignedVec,
 }
 
 impl Workspace {
@@ -53,18 +57,6 @@ impl Workspace {
     pub fn capacity(&self) -> usize {
         self.b.len()
     }
-}
-
-/// Spare floats at the front of the packing buffer, so that its slivers can start on a cache
-/// line whatever address the allocator returned.
-const ALIGN_PAD: usize = 16;
-
-/// Where the 64-byte-aligned part of a packing buffer starts. A sliver that straddled cache
-/// lines made every vector load of B a split load (two lines): measured on the MLP step at
-/// b = 512 (AVX-512), 16 bytes off a line was 8 % slower than aligned, and which one a
-/// `Scratch` got was up to the allocator.
-fn line_offset(buf: &[f32]) -> usize {
-    buf.as_ptr().align_offset(64).min(ALIGN_PAD)
 }
 
 /// f32 lanes per vector of a family.
@@ -236,15 +228,11 @@ pub(crate) fn compute(
             // Later depth blocks add to what the first one wrote.
             let add = accumulate || pc > 0;
             if !b_in_place {
-                if ws.b.len() < slivers * kc * nr + ALIGN_PAD {
-                    ws.b.resize(slivers * kc * nr + ALIGN_PAD, 0.0);
+                if ws.b.len() < slivers * kc * nr {
+                    // Grown, not resized: every sliver is packed before it is read.
+                    ws.b = AlignedVec::zeroed(slivers * kc * nr);
                 }
-                let o = line_offset(&ws.b);
-                for (s, dst) in ws.b[o..]
-                    .chunks_exact_mut(kc * nr)
-                    .take(slivers)
-                    .enumerate()
-                {
+                for (s, dst) in ws.b.chunks_exact_mut(kc * nr).take(slivers).enumerate() {
                     let j0 = jc + s * nr;
                     let cols = nr.min(jc + nc - j0);
                     let width = cols.div_ceil(l) * l;
@@ -260,10 +248,7 @@ pub(crate) fn compute(
                     let (bs, brs) = if b_in_place {
                         (&b[pc * bv.rs + j0..], bv.rs)
                     } else {
-                        (
-                            &ws.b[line_offset(&ws.b) + s * kc * nr..][..kc * vecs * l],
-                            vecs * l,
-                        )
+                        (&ws.b[s * kc * nr..][..kc * vecs * l], vecs * l)
                     };
                     for i0 in (ic..ic + mc).step_by(mr) {
                         let tile = Tile {
