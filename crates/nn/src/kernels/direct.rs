@@ -172,6 +172,16 @@ impl Work {
     }
 }
 
+/// Cover `n` vectors with runs of register tiles, as `(first vector, vectors per tile, tiles)`:
+/// `⌊n / v⌋` tiles of `v`, then one of the remainder. One kernel call per run rather than per
+/// tile: the per-call checks and argument copies were 2–3 % of a LeNet-5 step.
+fn row_tiles(n: usize, v: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let full = n / v;
+    [(0, v, full), (full * v, n % v, 1)]
+        .into_iter()
+        .filter(|&(_, w, t)| w > 0 && t > 0)
+}
+
 /// Split `0..n` into `⌈n / max⌉` nearly equal groups (so no tiny remainder group).
 fn groups(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     let g = n.div_ceil(max);
@@ -210,7 +220,7 @@ pub fn forward(
     let (iw, ow) = (g.input.w, g.ow());
     for b in 0..g.n {
         for (f0, fs) in groups(g.filters, sh.fwd.0) {
-            for (v0, vs) in groups(nv, sh.fwd.1) {
+            for (v0, vs, tiles) in row_tiles(nv, sh.fwd.1) {
                 let t = Fwd {
                     x: &x[b * pix..],
                     taps: &work.taps,
@@ -222,6 +232,7 @@ pub fn forward(
                     stride,
                     f: fs,
                     v: vs,
+                    tiles,
                 };
                 t.run(tok, sh, &mut work.wide[f0 * stride..]);
             }
@@ -308,7 +319,7 @@ pub fn backward(
         let plane = g.n * pix;
         for i in 0..images {
             for (c0, cs) in groups(g.input.c, sh.dgrad.0) {
-                for (v0, vs) in groups(g.in_vecs(l), sh.dgrad.1) {
+                for (v0, vs, tiles) in row_tiles(g.in_vecs(l), sh.dgrad.1) {
                     let t = DGrad {
                         dy: &work.wide[i * dimg..][..dimg],
                         dstride,
@@ -322,6 +333,7 @@ pub fn backward(
                         qend: g.qend(),
                         c: cs,
                         v: vs,
+                        tiles,
                     };
                     t.run(tok, sh, &mut dx[c0 * plane + (b0 + i) * pix..], plane);
                 }
@@ -333,8 +345,9 @@ pub fn backward(
     }
 }
 
-/// A forward tile: filters `0..f` of `w` (row length `k`), wide outputs `q0..q0 + v·LANES` of
-/// one sample whose first input element is `x[0]`.
+/// A run of forward tiles: filters `0..f` of `w` (row length `k`), wide outputs
+/// `q0..q0 + tiles·v·LANES` of one sample whose first input element is `x[0]`, `v` vectors per
+/// tile.
 #[derive(Clone, Copy)]
 struct Fwd<'a> {
     x: &'a [f32],
@@ -347,6 +360,7 @@ struct Fwd<'a> {
     stride: usize,
     f: usize,
     v: usize,
+    tiles: usize,
 }
 
 impl Fwd<'_> {
@@ -355,11 +369,13 @@ impl Fwd<'_> {
         // What the kernel's unchecked accesses rely on.
         assert!((1..=sh.fwd.0).contains(&f) && (1..=sh.fwd.1).contains(&v));
         assert_eq!(self.taps.len(), self.k);
-        assert!(self.q0 < self.qend && self.q0 + v * l <= self.stride);
+        // Every tile starts below `qend`; the last one ends inside the row.
+        let end = self.q0 + self.tiles * v * l;
+        assert!(self.tiles >= 1 && end - v * l < self.qend && end <= self.stride);
         // Every tap offset plus every position below `qend` lies inside `x` (taps ascend).
         assert!(self.x.len() >= self.taps[self.k - 1] + self.qend);
         assert!(self.w.len() >= f * self.k && self.bias.len() >= f);
-        assert!(out.len() >= (f - 1) * self.stride + self.q0 + v * l);
+        assert!(out.len() >= (f - 1) * self.stride + end);
         let op = out.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
         unsafe { run_fwd(tok, self, op) }
@@ -376,13 +392,31 @@ multiversion! {
     portable [1, 2, 3, 4] x [1, 2];
 }
 
-/// Per tap, `V` loads of the input and `F` weight broadcasts feed `F·V` FMAs.
+/// The tiles of a run, one after the other.
 ///
 /// # Safety
 /// `t.x` holds `taps[k − 1] + qend` floats, `t.w` holds `F·k`, `t.bias` holds `F`, `out`
-/// reaches `(F − 1)·stride + q0 + V·LANES`, and `q0 + V·LANES ≤ stride` (see [`Fwd::run`]).
+/// reaches `(F − 1)·stride + q0 + tiles·V·LANES ≤ (F − 1)·stride + stride`, and every tile
+/// starts below `qend` (see [`Fwd::run`]).
 #[inline(always)]
 unsafe fn fwd_kernel<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, out: *mut f32) {
+    for j in 0..t.tiles {
+        let tile = Fwd {
+            q0: t.q0 + j * V * S::LANES,
+            ..t
+        };
+        // SAFETY: the tile lies inside the run (this function's contract).
+        unsafe { fwd_tile::<S, F, V>(s, tile, out) }
+    }
+}
+
+/// Per tap, `V` loads of the input and `F` weight broadcasts feed `F·V` FMAs.
+///
+/// # Safety
+/// As [`fwd_kernel`], for the one tile at `q0`: `out` reaches `(F − 1)·stride + q0 + V·LANES`,
+/// `q0 < qend` and `q0 + V·LANES ≤ stride`.
+#[inline(always)]
+unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, out: *mut f32) {
     let l = S::LANES;
     // Only a vector reaching `qend` can read past the end of `x`: mask just that one.
     let masks: [S::M; V] = std::array::from_fn(|v| s.mask(t.qend.saturating_sub(t.q0 + v * l)));
@@ -488,35 +522,25 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
         }
     }
     let offs: [usize; T] = std::array::from_fn(|t| g.taps[t]);
+    // The whole vectors, then the one that reaches past `qend` (where `x` may end) with a mask:
+    // two loops, so that the whole-vector loop holds no mask register (AVX2's is a ymm, and
+    // with 12 accumulators it spilled one of them to the stack).
+    let whole = g.qend / l;
+    let mask = s.mask(g.qend - whole * l);
     for i in 0..g.images {
         let xp = g.x.as_ptr().wrapping_add(i * g.xstep);
         let dp = g.dy.as_ptr().wrapping_add(i * g.dimg);
-        for v in 0..g.nv {
-            let q = v * l;
-            // Only the last vector reaches past `qend`, where `x` may end.
-            let whole = q + l <= g.qend;
-            let mask = s.mask(g.qend - q);
-            let mut d = [s.zero(); F];
-            for (f, dv) in d.iter_mut().enumerate() {
-                // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + LANES·nv,
-                // inside `g.dy`.
-                *dv = unsafe { s.load(dp.wrapping_add(f * g.dstride + q)) };
-            }
-            for (t, &off) in offs.iter().enumerate() {
-                let p = xp.wrapping_add(off + q);
-                // SAFETY: lanes below `qend` read x[i·xstep + off + q + lane], below
-                // I·xstep + max(taps) + qend ≤ g.x.len(); the last vector is masked there.
-                let xv = unsafe {
-                    if whole {
-                        s.load(p)
-                    } else {
-                        s.load_masked(p, mask)
-                    }
-                };
-                for (sf, &dv) in sums.iter_mut().zip(&d) {
-                    sf[t] = s.mul_add(dv, xv, sf[t]);
-                }
-            }
+        for v in 0..whole {
+            // SAFETY: v < nv, and the vector's lanes are all below `qend` (see `wgrad_vec`).
+            unsafe {
+                wgrad_vec::<S, F, T, false>(s, &mut sums, xp, dp, &offs, v * l, g.dstride, mask)
+            };
+        }
+        if whole < g.nv {
+            // SAFETY: the last vector, masked at `qend` (see `wgrad_vec`).
+            unsafe {
+                wgrad_vec::<S, F, T, true>(s, &mut sums, xp, dp, &offs, whole * l, g.dstride, mask)
+            };
         }
     }
     for (f, sf) in sums.iter().enumerate() {
@@ -527,8 +551,51 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
     }
 }
 
-/// An input-gradient tile: channels `0..c` (weights `w[f·k + c·khw + t]`) × input positions
-/// `p0..p0 + v·LANES` of one sample, summing over all filters and the `khw` taps per channel.
+/// One vector step of [`wgrad_kernel`] at wide position `q`: `F` loads of `dy` and `T` loads of
+/// the input feed `F·T` FMAs. `MASKED` loads the input under `mask` (the last vector).
+///
+/// # Safety
+/// As [`wgrad_kernel`], for `xp`/`dp` the sample's first input and `dy` element and
+/// `q = LANES·v`, `v < nv`; unless `MASKED`, `q + LANES ≤ qend`, and if `MASKED`, `mask`
+/// covers the lanes below `qend − q`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wgrad_vec<S: Simd, const F: usize, const T: usize, const MASKED: bool>(
+    s: S,
+    sums: &mut [[S::V; T]; F],
+    xp: *const f32,
+    dp: *const f32,
+    offs: &[usize; T],
+    q: usize,
+    dstride: usize,
+    mask: S::M,
+) {
+    let mut d = [s.zero(); F];
+    for (f, dv) in d.iter_mut().enumerate() {
+        // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + LANES·nv, inside
+        // `g.dy`.
+        *dv = unsafe { s.load(dp.wrapping_add(f * dstride + q)) };
+    }
+    for (t, &off) in offs.iter().enumerate() {
+        let p = xp.wrapping_add(off + q);
+        // SAFETY: lanes below `qend` read x[i·xstep + off + q + lane], below
+        // I·xstep + max(taps) + qend ≤ g.x.len(); the last vector is masked there.
+        let xv = unsafe {
+            if MASKED {
+                s.load_masked(p, mask)
+            } else {
+                s.load(p)
+            }
+        };
+        for (sf, &dv) in sums.iter_mut().zip(&d) {
+            sf[t] = s.mul_add(dv, xv, sf[t]);
+        }
+    }
+}
+
+/// A run of input-gradient tiles: channels `0..c` (weights `w[f·k + c·khw + t]`) × input
+/// positions `p0..p0 + tiles·v·LANES` of one sample, `v` vectors per tile, summing over all
+/// filters and the `khw` taps per channel.
 /// Wide `dy` plane `f` has its real outputs at `dy[f·dstride + pad..]` and zeros in its margins.
 #[derive(Clone, Copy)]
 struct DGrad<'a> {
@@ -546,6 +613,7 @@ struct DGrad<'a> {
     qend: usize,
     c: usize,
     v: usize,
+    tiles: usize,
 }
 
 impl DGrad<'_> {
@@ -554,7 +622,8 @@ impl DGrad<'_> {
         let (c, v, l, khw) = (self.c, self.v, sh.lanes, self.offs.len());
         assert!((1..=sh.dgrad.0).contains(&c) && (1..=sh.dgrad.1).contains(&v) && khw >= 1);
         assert!(self.offs.iter().all(|&o| o <= self.pad));
-        assert!(self.p0 < self.pix && self.pad + self.p0 + v * l <= self.dstride);
+        let end = self.p0 + self.tiles * v * l;
+        assert!(self.tiles >= 1 && end - v * l < self.pix && self.pad + end <= self.dstride);
         assert!(self.dy.len() >= self.filters * self.dstride);
         assert!(self.w.len() >= (self.filters - 1) * self.k + c * khw);
         assert!(dx.len() >= (c - 1) * plane + self.pix && plane >= self.pix);
@@ -574,15 +643,36 @@ multiversion! {
     portable [1, 2, 3, 4] x [1, 2];
 }
 
+/// The tiles of a run, one after the other.
+///
+/// # Safety
+/// `g.dy` holds `filters·dstride` floats, every offset is at most `pad`,
+/// `pad + p0 + tiles·V·LANES ≤ dstride`, every tile starts below `pix`, `g.w` holds
+/// `(filters − 1)·k + C·khw`, and `dx` reaches `(C − 1)·plane + pix` (see [`DGrad::run`]).
+#[inline(always)]
+unsafe fn dgrad_kernel<S: Simd, const C: usize, const V: usize>(
+    s: S,
+    g: DGrad<'_>,
+    dx: *mut f32,
+    plane: usize,
+) {
+    for j in 0..g.tiles {
+        let tile = DGrad {
+            p0: g.p0 + j * V * S::LANES,
+            ..g
+        };
+        // SAFETY: the tile lies inside the run (this function's contract).
+        unsafe { dgrad_tile::<S, C, V>(s, tile, dx, plane) }
+    }
+}
+
 /// Per filter and tap, `V` loads of `dy` and `C` weight broadcasts feed `C·V` FMAs; taps that
 /// cannot reach the tile are skipped.
 ///
 /// # Safety
-/// `g.dy` holds `filters·dstride` floats, every offset is at most `pad`,
-/// `pad + p0 + V·LANES ≤ dstride`, `g.w` holds `(filters − 1)·k + C·khw`, and `dx` reaches
-/// `(C − 1)·plane + pix` (see [`DGrad::run`]).
+/// As [`dgrad_kernel`], for the one tile at `p0`: `p0 < pix` and `pad + p0 + V·LANES ≤ dstride`.
 #[inline(always)]
-unsafe fn dgrad_kernel<S: Simd, const C: usize, const V: usize>(
+unsafe fn dgrad_tile<S: Simd, const C: usize, const V: usize>(
     s: S,
     g: DGrad<'_>,
     dx: *mut f32,
