@@ -404,14 +404,14 @@ impl Network {
                     let (pix, k) = (o.h * o.w, kh * kw * input.c);
                     let (gw, gb) = g.split_at_mut(k * filters);
                     let (w, _) = p.split_at(k * filters);
-                    for (f, gbf) in gb.iter_mut().enumerate() {
-                        *gbf = elementwise::sum(tok, &dy[f * n * pix..(f + 1) * n * pix]);
-                    }
                     if let Some(g) = self.direct_conv(&l, n) {
                         let dxd = need_dx.then_some(dxl);
                         let (xs, dys) = (&x[..xlen], &dy[..ylen]);
-                        direct::backward(&mut s.direct, isa, &g, xs, w, dys, gw, dxd);
+                        direct::backward(&mut s.direct, isa, &g, xs, w, dys, gw, gb, dxd);
                     } else {
+                        for (f, gbf) in gb.iter_mut().enumerate() {
+                            *gbf = elementwise::sum(tok, &dy[f * n * pix..(f + 1) * n * pix]);
+                        }
                         let chunk = conv_chunk(pix * k);
                         for start in (0..n).step_by(chunk) {
                             let nb = chunk.min(n - start);

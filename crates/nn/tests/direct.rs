@@ -91,6 +91,7 @@ impl Case {
             close(&y, &want, "forward", isa, &self.g);
         }
         let mut gw = vec![f32::NAN; rgw.len()];
+        let mut gb = vec![f32::NAN; self.g.filters];
         let mut dx = vec![f32::NAN; rdx.len()];
         direct::backward(
             work,
@@ -100,14 +101,31 @@ impl Case {
             &self.w,
             &self.dy,
             &mut gw,
+            &mut gb,
             Some(&mut dx),
         );
         close(&gw, &rgw, "weight gradient", isa, &self.g);
+        // The bias gradient: Σ dy per filter.
+        let per = self.dy.len() / self.g.filters;
+        let rgb: Vec<f64> = (0..self.g.filters)
+            .map(|f| {
+                self.dy[f * per..][..per]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum()
+            })
+            .collect();
+        close(&gb, &rgb, "bias gradient", isa, &self.g);
         close(&dx, &rdx, "input gradient", isa, &self.g);
         // Without an input gradient, the weight gradient is the same.
         let mut gw2 = vec![f32::NAN; rgw.len()];
+        let mut gb2 = vec![f32::NAN; self.g.filters];
         direct::backward(
-            work, isa, &self.g, &self.x, &self.w, &self.dy, &mut gw2, None,
+            work, isa, &self.g, &self.x, &self.w, &self.dy, &mut gw2, &mut gb2, None,
+        );
+        assert_eq!(
+            gb, gb2,
+            "{isa}: bias gradient depends on whether dx is asked for"
         );
         assert_eq!(
             gw, gw2,

@@ -246,8 +246,8 @@ pub fn forward(
 }
 
 /// Gradients of a convolution from `dy = ∂L/∂y` (`[f][n][oh·ow]`, after the activation's
-/// backward pass): overwrites `gw` (`[f][c][kh][kw]`, summed over the batch) and, when given,
-/// `dx = ∂L/∂x` (`[c][n][h·w]`). The bias gradient (a plain sum of `dy`) is the caller's.
+/// backward pass): overwrites `gw` (`[f][c][kh][kw]`, summed over the batch), `gb` (`[f]`, the
+/// bias gradient `Σ dy_f`) and, when given, `dx = ∂L/∂x` (`[c][n][h·w]`).
 ///
 /// # Panics
 /// As [`forward`].
@@ -260,6 +260,7 @@ pub fn backward(
     w: &[f32],
     dy: &[f32],
     gw: &mut [f32],
+    gb: &mut [f32],
     mut dx: Option<&mut [f32]>,
 ) {
     g.check();
@@ -268,6 +269,7 @@ pub fn backward(
     assert_eq!(w.len(), g.filters * k, "direct backward: w");
     assert_eq!(dy.len(), g.filters * g.n * opix, "direct backward: dy");
     assert_eq!(gw.len(), g.filters * k, "direct backward: gw");
+    assert_eq!(gb.len(), g.filters, "direct backward: gb");
     if let Some(dx) = &dx {
         assert_eq!(dx.len(), x.len(), "direct backward: dx");
     }
@@ -286,13 +288,14 @@ pub fn backward(
     work.acc[..g.filters * k * l].fill(0.0);
     // The margins and thrown-away columns stay zero from here on: only real outputs are written.
     work.wide[..block * dimg].fill(0.0);
+    gb.fill(0.0);
     for b0 in (0..g.n).step_by(block) {
         let images = block.min(g.n - b0);
         for i in 0..images {
             for f in 0..g.filters {
                 let src = &dy[(f * g.n + b0 + i) * opix..][..opix];
                 let dst = &mut work.wide[i * dimg + f * dstride + pad..];
-                elementwise::expand_rows(tok, src, ow, dst, iw);
+                gb[f] += elementwise::expand_rows_sum(tok, src, ow, dst, iw);
             }
         }
         for (f0, fs) in groups(g.filters, sh.wgrad.0) {
