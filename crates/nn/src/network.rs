@@ -188,7 +188,12 @@ impl Network {
     /// Forward pass of `n` samples; leaves each layer's output in `s.outs`.
     fn forward(&self, theta: &[f32], images: &[f32], n: usize, s: &mut Scratch) {
         let (be, isa, tok) = (self.backend, self.isa, self.token());
+        let mut pooled = false;
         for (li, l) in self.layers.iter().enumerate() {
+            if std::mem::take(&mut pooled) {
+                // This max-pool's output was written by the convolution before it.
+                continue;
+            }
             let ins = l.input_shape();
             let (before, rest) = s.outs.split_at_mut(li);
             let src: &[f32] = if li == 0 { images } else { &before[li - 1] };
@@ -243,7 +248,17 @@ impl Network {
                     let (w, b) = p.split_at(k * filters);
                     if let Some(g) = self.direct_conv(l, n) {
                         let relu = act == Activation::Relu;
-                        direct::forward(&mut s.direct, isa, &g, x, w, b, relu, y);
+                        let out = if self.pool_fused(li) {
+                            // Pool straight from the convolution's wide planes: its own output
+                            // is never written (no later pass reads it, see `pool_fused`).
+                            pooled = true;
+                            let y = &mut rest[1][..n * self.layers[li + 1].output_shape().len()];
+                            let arg = &mut s.argmax[li + 1][..y.len()];
+                            direct::Output::Pooled { y, arg }
+                        } else {
+                            direct::Output::Planes(y)
+                        };
+                        direct::forward(&mut s.direct, isa, &g, x, w, b, relu, out);
                         continue;
                     }
                     let chunk = conv_chunk(pix * k);
@@ -509,6 +524,15 @@ impl Network {
             }),
             _ => None,
         }
+    }
+
+    /// Whether the direct convolution `li` writes the output of the max-pool after it instead of
+    /// its own (`direct::Output::Pooled`). Nothing reads the convolution's output then: the pool's
+    /// backward pass reads its own output and arg-max, and applies the convolution's ReLU mask
+    /// itself ([`Network::pool_masks_relu`]).
+    fn pool_fused(&self, li: usize) -> bool {
+        self.direct_conv(&self.layers[li], 1).is_some()
+            && matches!(self.layers.get(li + 1), Some(Layer::MaxPool2 { .. }))
     }
 
     /// Whether layer `li` is a max-pool whose input comes from a ReLU layer: its backward pass then

@@ -10,7 +10,7 @@
 
 mod support;
 
-use nn::direct::{self, Conv, Work};
+use nn::direct::{self, Conv, Output, Work};
 use nn::{Isa, Shape};
 use support::each_isa;
 
@@ -85,10 +85,34 @@ impl Case {
                 .map(|&v| if relu { v.max(0.0) } else { v })
                 .collect();
             let mut y = vec![f32::NAN; ry.len()];
-            direct::forward(
-                work, isa, &self.g, &self.x, &self.w, &self.bias, relu, &mut y,
-            );
+            let out = Output::Planes(&mut y);
+            direct::forward(work, isa, &self.g, &self.x, &self.w, &self.bias, relu, out);
             close(&y, &want, "forward", isa, &self.g);
+            // Pooled straight from the kernels: exactly the pool of the planes just checked.
+            let (oh, ow) = (
+                self.g.input.h + 1 - self.g.kh,
+                self.g.input.w + 1 - self.g.kw,
+            );
+            if oh >= 2 && ow >= 2 {
+                let (want_y, want_arg) = pool(&y, self.g.filters * self.g.n, oh, ow);
+                let mut py = vec![f32::NAN; want_y.len()];
+                let mut arg = vec![9u8; want_y.len()];
+                let out = Output::Pooled {
+                    y: &mut py,
+                    arg: &mut arg,
+                };
+                direct::forward(work, isa, &self.g, &self.x, &self.w, &self.bias, relu, out);
+                assert_eq!(
+                    py, want_y,
+                    "{isa}: pooled forward (relu {relu}) for {:?}",
+                    self.g
+                );
+                assert_eq!(
+                    arg, want_arg,
+                    "{isa}: pool arg-max (relu {relu}) for {:?}",
+                    self.g
+                );
+            }
         }
         let mut gw = vec![f32::NAN; rgw.len()];
         let mut gb = vec![f32::NAN; self.g.filters];
@@ -132,6 +156,30 @@ impl Case {
             "{isa}: weight gradient depends on whether dx is asked for"
         );
     }
+}
+
+/// 2 × 2 max-pool (stride 2, floor) of `planes` planes of `h × w`, and the corner (0..4,
+/// row-major) of each maximum, the first one on ties: a plain scan, not the kernels' tree.
+fn pool(y: &[f32], planes: usize, h: usize, w: usize) -> (Vec<f32>, Vec<u8>) {
+    let (ph, pw) = (h / 2, w / 2);
+    let (mut out, mut arg) = (Vec::new(), Vec::new());
+    for p in 0..planes {
+        for py in 0..ph {
+            for px in 0..pw {
+                let at = |dy: usize, dx: usize| y[p * h * w + (2 * py + dy) * w + 2 * px + dx];
+                let corners = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                let (mut best, mut q) = (corners[0], 0u8);
+                for (i, &v) in corners.iter().enumerate().skip(1) {
+                    if v > best {
+                        (best, q) = (v, i as u8);
+                    }
+                }
+                out.push(best);
+                arg.push(q);
+            }
+        }
+    }
+    (out, arg)
 }
 
 /// f32 sums of up to a few thousand terms of magnitude ≤ 1: relative error ≲ 1e-5 of the scale.
@@ -200,7 +248,7 @@ fn a_wrong_output_size_is_rejected() {
         &c.w,
         &c.bias,
         false,
-        &mut y,
+        Output::Planes(&mut y),
     );
 }
 
@@ -216,7 +264,7 @@ fn a_kernel_larger_than_the_input_is_rejected() {
         &[0.0; 4],
         &[0.0],
         false,
-        &mut [],
+        Output::Planes(&mut []),
     );
 }
 

@@ -188,8 +188,20 @@ fn groups(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..g).map(move |i| (i * n / g, (i + 1) * n / g - i * n / g))
 }
 
-/// `y = W ⋆ x + bias`, then ReLU when `relu`: `x` is `[c][n][h·w]`, `w` is `[f][c][kh][kw]`,
-/// `y` is `[f][n][oh·ow]` and fully overwritten. Runs the kernels of `isa`.
+/// Where [`forward`] puts its result.
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// The convolution's output, `[f][n][oh·ow]`.
+    Planes(&'a mut [f32]),
+    /// Its 2 × 2 max-pool (stride 2, floor), `[f][n][(oh/2)·(ow/2)]`, and which corner of each
+    /// window (0..4 in row-major order, first maximum wins) the maximum came from: what pooling
+    /// the `Planes` output gives, without writing or reading those planes (a convolution
+    /// followed by a pool, as in every MNIST CNN here).
+    Pooled { y: &'a mut [f32], arg: &'a mut [u8] },
+}
+
+/// `y = W ⋆ x + bias`, then ReLU when `relu`: `x` is `[c][n][h·w]`, `w` is `[f][c][kh][kw]`;
+/// `out` (see [`Output`]) is fully overwritten. Runs the kernels of `isa`.
 ///
 /// # Panics
 /// If the slices do not have exactly the sizes above, the kernel does not fit the input, or this
@@ -203,21 +215,37 @@ pub fn forward(
     w: &[f32],
     bias: &[f32],
     relu: bool,
-    y: &mut [f32],
+    mut out: Output<'_>,
 ) {
     g.check();
-    let (k, pix, opix) = (g.taps(), g.pix(), g.oh() * g.ow());
+    let (k, pix) = (g.taps(), g.pix());
+    let (oh, ow) = (g.oh(), g.ow());
     assert_eq!(x.len(), g.n * g.input.c * pix, "direct forward: x");
     assert_eq!(w.len(), g.filters * k, "direct forward: w");
     assert_eq!(bias.len(), g.filters, "direct forward: bias");
-    assert_eq!(y.len(), g.filters * g.n * opix, "direct forward: y");
+    let opix = match &out {
+        Output::Planes(y) => {
+            assert_eq!(y.len(), g.filters * g.n * oh * ow, "direct forward: y");
+            oh * ow
+        }
+        Output::Pooled { y, arg } => {
+            let opix = (oh / 2) * (ow / 2);
+            assert!(
+                opix >= 1,
+                "direct forward: a {oh}×{ow} output cannot be pooled"
+            );
+            assert_eq!(y.len(), g.filters * g.n * opix, "direct forward: pooled y");
+            assert_eq!(arg.len(), y.len(), "direct forward: pool arg");
+            opix
+        }
+    };
     let tok = isa.expect_token("direct convolution");
     let sh = shapes(isa);
     let l = sh.lanes;
     work.prepare(g);
     let (nv, stride) = (g.vecs(l), g.vecs(l) * l);
     Work::grow(&mut work.wide, g.filters * stride);
-    let (iw, ow) = (g.input.w, g.ow());
+    let iw = g.input.w;
     for b in 0..g.n {
         for (f0, fs) in groups(g.filters, sh.fwd.0) {
             for (v0, vs, tiles) in row_tiles(nv, sh.fwd.1) {
@@ -237,10 +265,18 @@ pub fn forward(
                 t.run(tok, sh, &mut work.wide[f0 * stride..]);
             }
         }
-        // Compact (keep the first `ow` columns of each wide row), with the ReLU.
         for f in 0..g.filters {
-            let dst = &mut y[(f * g.n + b) * opix..][..opix];
-            elementwise::compact_rows(tok, &work.wide[f * stride..], iw, dst, ow, relu);
+            let (src, o) = (&work.wide[f * stride..], (f * g.n + b) * opix);
+            match &mut out {
+                // Compact (keep the first `ow` columns of each wide row), with the ReLU.
+                Output::Planes(y) => {
+                    elementwise::compact_rows(tok, src, iw, &mut y[o..][..opix], ow, relu);
+                }
+                Output::Pooled { y, arg } => {
+                    let (y, arg) = (&mut y[o..][..opix], &mut arg[o..][..opix]);
+                    elementwise::max_pool_rows(tok, src, iw, oh, ow, relu, y, arg);
+                }
+            }
         }
     }
 }

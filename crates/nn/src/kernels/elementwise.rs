@@ -181,40 +181,72 @@ pub(crate) fn softmax_xent_backward(logits: &[f32], labels: &[u8], c: usize, d: 
     (loss / n as f64) as f32
 }
 
+/// 2 × 2 max-pool (stride 2, floor) of one `h × w` image whose rows start `row_stride` apart,
+/// into the dense `(h/2) × (w/2)` plane `y`; `arg` records which corner (0..4, first maximum
+/// wins) each output came from. With `relu`, the inputs are taken as `max(x, 0)` (pooling a
+/// ReLU layer's output straight from the convolution's wide planes).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pool_plane(
+    x: &[f32],
+    row_stride: usize,
+    h: usize,
+    w: usize,
+    relu: bool,
+    y: &mut [f32],
+    arg: &mut [u8],
+) {
+    let (ph, pw) = (h / 2, w / 2);
+    let r = |v: f32| if relu { v.max(0.0) } else { v };
+    for py in 0..ph {
+        let r0 = &x[2 * py * row_stride..2 * py * row_stride + 2 * pw];
+        let r1 = &x[(2 * py + 1) * row_stride..(2 * py + 1) * row_stride + 2 * pw];
+        let (yo, ao) = (
+            &mut y[py * pw..(py + 1) * pw],
+            &mut arg[py * pw..(py + 1) * pw],
+        );
+        for (((yv, av), t), b) in yo
+            .iter_mut()
+            .zip(ao.iter_mut())
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            let (t0, t1, b0, b1) = (r(t[0]), r(t[1]), r(b[0]), r(b[1]));
+            let (m01, q01) = if t1 > t0 { (t1, 1u8) } else { (t0, 0u8) };
+            let (m23, q23) = if b1 > b0 { (b1, 3u8) } else { (b0, 2u8) };
+            let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
+            *yv = m;
+            *av = q;
+        }
+    }
+}
+
 isa_fn! {
     /// 2 × 2 max-pool of `planes` planar images of `s.h × s.w` (stride 2, floor). `arg` records
     /// which corner (0..4, first maximum wins) each output came from.
     pub(crate) fn max_pool_forward(x: &[f32], planes: usize, s: Shape, y: &mut [f32], arg: &mut [u8]) {
-        let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+        let (pix, opix) = (s.h * s.w, (s.h / 2) * (s.w / 2));
         for pl in 0..planes {
-            let img = &x[pl * pix..(pl + 1) * pix];
-            for py in 0..ph {
-                let r0 = &img[2 * py * s.w..2 * py * s.w + 2 * pw];
-                let r1 = &img[(2 * py + 1) * s.w..(2 * py + 1) * s.w + 2 * pw];
-                let o = (pl * ph + py) * pw;
-                let (yo, ao) = (&mut y[o..o + pw], &mut arg[o..o + pw]);
-                for (((yv, av), t), b) in yo
-                    .iter_mut()
-                    .zip(ao.iter_mut())
-                    .zip(r0.chunks_exact(2))
-                    .zip(r1.chunks_exact(2))
-                {
-                    let (m01, q01) = if t[1] > t[0] {
-                        (t[1], 1u8)
-                    } else {
-                        (t[0], 0u8)
-                    };
-                    let (m23, q23) = if b[1] > b[0] {
-                        (b[1], 3u8)
-                    } else {
-                        (b[0], 2u8)
-                    };
-                    let (m, q) = if m23 > m01 { (m23, q23) } else { (m01, q01) };
-                    *yv = m;
-                    *av = q;
-                }
-            }
+            let (yo, ao) = (&mut y[pl * opix..(pl + 1) * opix], &mut arg[pl * opix..(pl + 1) * opix]);
+            pool_plane(&x[pl * pix..(pl + 1) * pix], s.w, s.h, s.w, false, yo, ao);
         }
+    }
+}
+
+isa_fn! {
+    /// [`max_pool_forward`] of one `h × w` image whose rows start `row_stride` apart (a
+    /// convolution's wide plane), with the ReLU applied to its inputs when `relu`: the same
+    /// `y` and `arg` as compacting the plane, applying the ReLU, and pooling it.
+    pub(crate) fn max_pool_rows(
+        x: &[f32],
+        row_stride: usize,
+        h: usize,
+        w: usize,
+        relu: bool,
+        y: &mut [f32],
+        arg: &mut [u8],
+    ) {
+        pool_plane(x, row_stride, h, w, relu, y, arg);
     }
 }
 
