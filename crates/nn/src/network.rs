@@ -347,6 +347,10 @@ impl Network {
         // `dy` holds ∂L/∂(output of layer li) on entry; `dx` receives ∂L/∂(its input).
         let (mut dy, mut dx) = (&mut s.d0, &mut s.d1);
         for li in (0..self.layers.len()).rev() {
+            if li > 0 && self.pool_fused(li - 1) {
+                // The convolution before this max-pool takes `dy` through it (`direct::Dy::Pooled`).
+                continue;
+            }
             let l = self.layers[li];
             let (ins, o) = (l.input_shape(), l.output_shape());
             let ylen = n * o.len();
@@ -421,8 +425,19 @@ impl Network {
                     let (w, _) = p.split_at(k * filters);
                     if let Some(g) = self.direct_conv(&l, n) {
                         let dxd = need_dx.then_some(dxl);
-                        let (xs, dys) = (&x[..xlen], &dy[..ylen]);
-                        direct::backward(&mut s.direct, isa, &g, xs, w, dys, gw, gb, dxd);
+                        let dys = if self.pool_fused(li) {
+                            // `dy` is still the gradient of the pool's output.
+                            let plen = n * self.layers[li + 1].output_shape().len();
+                            direct::Dy::Pooled {
+                                dy: &dy[..plen],
+                                arg: &s.argmax[li + 1][..plen],
+                                y: &s.outs[li + 1][..plen],
+                                relu: self.pool_masks_relu(li + 1),
+                            }
+                        } else {
+                            direct::Dy::Planes(&dy[..ylen])
+                        };
+                        direct::backward(&mut s.direct, isa, &g, &x[..xlen], w, dys, gw, gb, dxd);
                     } else {
                         for (f, gbf) in gb.iter_mut().enumerate() {
                             *gbf = elementwise::sum(tok, &dy[f * n * pix..(f + 1) * n * pix]);

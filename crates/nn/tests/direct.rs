@@ -10,7 +10,7 @@
 
 mod support;
 
-use nn::direct::{self, Conv, Output, Work};
+use nn::direct::{self, Conv, Dy, Output, Work};
 use nn::{Isa, Shape};
 use support::each_isa;
 
@@ -123,7 +123,7 @@ impl Case {
             &self.g,
             &self.x,
             &self.w,
-            &self.dy,
+            Dy::Planes(&self.dy),
             &mut gw,
             &mut gb,
             Some(&mut dx),
@@ -145,7 +145,15 @@ impl Case {
         let mut gw2 = vec![f32::NAN; rgw.len()];
         let mut gb2 = vec![f32::NAN; self.g.filters];
         direct::backward(
-            work, isa, &self.g, &self.x, &self.w, &self.dy, &mut gw2, &mut gb2, None,
+            work,
+            isa,
+            &self.g,
+            &self.x,
+            &self.w,
+            Dy::Planes(&self.dy),
+            &mut gw2,
+            &mut gb2,
+            None,
         );
         assert_eq!(
             gb, gb2,
@@ -155,6 +163,64 @@ impl Case {
             gw, gw2,
             "{isa}: weight gradient depends on whether dx is asked for"
         );
+        self.check_pooled(isa, work);
+    }
+}
+
+impl Case {
+    /// `Dy::Pooled` against `Dy::Planes` of the same gradient scattered by hand: the weight and
+    /// input gradients bit for bit (the kernels see the same wide planes), the bias gradient
+    /// to rounding (summed in another order).
+    fn check_pooled(&self, isa: Isa, work: &mut Work) {
+        let g = self.g;
+        let (oh, ow) = (g.input.h + 1 - g.kh, g.input.w + 1 - g.kw);
+        if oh < 2 || ow < 2 {
+            return;
+        }
+        let (ph, pw, planes) = (oh / 2, ow / 2, g.filters * g.n);
+        let len = planes * ph * pw;
+        let pdy: Vec<f32> = (0..len).map(|i| val(i, 7)).collect();
+        let py: Vec<f32> = (0..len).map(|i| val(i, 8)).collect();
+        let arg: Vec<u8> = (0..len)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8 % 4)
+            .collect();
+        for relu in [false, true] {
+            let mut dense = vec![0.0f32; planes * oh * ow];
+            for (j, ((&d, &q), &y)) in pdy.iter().zip(&arg).zip(&py).enumerate() {
+                if relu && y <= 0.0 {
+                    continue;
+                }
+                let (p, yy, xx) = (j / (ph * pw), (j % (ph * pw)) / pw, j % pw);
+                let (dy, dx) = (q as usize / 2, q as usize % 2);
+                dense[p * oh * ow + (2 * yy + dy) * ow + 2 * xx + dx] = d;
+            }
+            let run = |work: &mut Work, dy: Dy<'_>| {
+                let mut gw = vec![f32::NAN; g.filters * g.input.c * g.kh * g.kw];
+                let mut gb = vec![f32::NAN; g.filters];
+                let mut dx = vec![f32::NAN; self.x.len()];
+                let (x, w) = (&self.x, &self.w);
+                direct::backward(work, isa, &g, x, w, dy, &mut gw, &mut gb, Some(&mut dx));
+                (gw, gb, dx)
+            };
+            let (gw, gb, dx) = run(work, Dy::Planes(&dense));
+            let pooled = Dy::Pooled {
+                dy: &pdy,
+                arg: &arg,
+                y: &py,
+                relu,
+            };
+            let (pgw, pgb, pdx) = run(work, pooled);
+            assert_eq!(
+                pgw, gw,
+                "{isa}: pooled weight gradient (relu {relu}) for {g:?}"
+            );
+            assert_eq!(
+                pdx, dx,
+                "{isa}: pooled input gradient (relu {relu}) for {g:?}"
+            );
+            let want: Vec<f64> = gb.iter().map(|&v| f64::from(v)).collect();
+            close(&pgb, &want, "pooled bias gradient", isa, &g);
+        }
     }
 }
 

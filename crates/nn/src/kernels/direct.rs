@@ -281,9 +281,26 @@ pub fn forward(
     }
 }
 
-/// Gradients of a convolution from `dy = ∂L/∂y` (`[f][n][oh·ow]`, after the activation's
-/// backward pass): overwrites `gw` (`[f][c][kh][kw]`, summed over the batch), `gb` (`[f]`, the
-/// bias gradient `Σ dy_f`) and, when given, `dx = ∂L/∂x` (`[c][n][h·w]`).
+/// What [`backward`] gets as `∂L/∂y`.
+#[derive(Clone, Copy, Debug)]
+pub enum Dy<'a> {
+    /// `∂L/∂y` itself, `[f][n][oh·ow]`, after the activation's backward pass.
+    Planes(&'a [f32]),
+    /// The gradient with respect to the 2 × 2 max-pool of `y` (see [`Output::Pooled`]):
+    /// `dy` and the pool's output `y`, `[f][n][(oh/2)·(ow/2)]`, and its arg-max corners `arg`.
+    /// `∂L/∂y` is `dy` at each window's arg-max and 0 elsewhere — and 0 where `y ≤ 0` when
+    /// `relu` (the convolution's ReLU) — scattered straight onto the kernels' wide grid.
+    Pooled {
+        dy: &'a [f32],
+        arg: &'a [u8],
+        y: &'a [f32],
+        relu: bool,
+    },
+}
+
+/// Gradients of a convolution from `dy` (see [`Dy`]): overwrites `gw` (`[f][c][kh][kw]`, summed
+/// over the batch), `gb` (`[f]`, the bias gradient `Σ ∂L/∂y_f`) and, when given,
+/// `dx = ∂L/∂x` (`[c][n][h·w]`).
 ///
 /// # Panics
 /// As [`forward`].
@@ -294,16 +311,39 @@ pub fn backward(
     g: &Conv,
     x: &[f32],
     w: &[f32],
-    dy: &[f32],
+    dy: Dy<'_>,
     gw: &mut [f32],
     gb: &mut [f32],
     mut dx: Option<&mut [f32]>,
 ) {
     g.check();
-    let (k, pix, opix) = (g.taps(), g.pix(), g.oh() * g.ow());
+    let (k, pix) = (g.taps(), g.pix());
+    let (oh, ow) = (g.oh(), g.ow());
     assert_eq!(x.len(), g.n * g.input.c * pix, "direct backward: x");
     assert_eq!(w.len(), g.filters * k, "direct backward: w");
-    assert_eq!(dy.len(), g.filters * g.n * opix, "direct backward: dy");
+    let opix = match dy {
+        Dy::Planes(d) => {
+            assert_eq!(d.len(), g.filters * g.n * oh * ow, "direct backward: dy");
+            oh * ow
+        }
+        Dy::Pooled { dy: d, arg, y, .. } => {
+            let opix = (oh / 2) * (ow / 2);
+            assert!(
+                opix >= 1,
+                "direct backward: a {oh}×{ow} output cannot be pooled"
+            );
+            assert_eq!(
+                d.len(),
+                g.filters * g.n * opix,
+                "direct backward: pooled dy"
+            );
+            assert!(
+                arg.len() == d.len() && y.len() == d.len(),
+                "direct backward: pool arg, y"
+            );
+            opix
+        }
+    };
     assert_eq!(gw.len(), g.filters * k, "direct backward: gw");
     assert_eq!(gb.len(), g.filters, "direct backward: gb");
     if let Some(dx) = &dx {
@@ -314,7 +354,7 @@ pub fn backward(
     let l = sh.lanes;
     work.prepare(g);
     let (nv, pad, dstride) = (g.vecs(l), g.pad(), g.dstride(l));
-    let (iw, ow, khw) = (g.input.w, g.ow(), g.kh * g.kw);
+    let (iw, khw) = (g.input.w, g.kh * g.kw);
     // Samples per block: the weight-gradient tiles keep their partial sums in registers across a
     // block, and a block's wide `dy` planes (at most 64 KiB) stay in L1/L2 for the input gradient.
     let dimg = g.filters * dstride;
@@ -328,10 +368,16 @@ pub fn backward(
     for b0 in (0..g.n).step_by(block) {
         let images = block.min(g.n - b0);
         for i in 0..images {
-            for f in 0..g.filters {
-                let src = &dy[(f * g.n + b0 + i) * opix..][..opix];
+            for (f, gbf) in gb.iter_mut().enumerate() {
+                let o = (f * g.n + b0 + i) * opix..(f * g.n + b0 + i + 1) * opix;
                 let dst = &mut work.wide[i * dimg + f * dstride + pad..];
-                gb[f] += elementwise::expand_rows_sum(tok, src, ow, dst, iw);
+                *gbf += match dy {
+                    Dy::Planes(d) => elementwise::expand_rows_sum(tok, &d[o], ow, dst, iw),
+                    Dy::Pooled { dy, arg, y, relu } => {
+                        let (d, a, y) = (&dy[o.clone()], &arg[o.clone()], &y[o]);
+                        elementwise::unpool_rows_sum(tok, d, a, y, relu, oh, ow, iw, dst)
+                    }
+                };
             }
         }
         for (f0, fs) in groups(g.filters, sh.wgrad.0) {

@@ -250,11 +250,56 @@ isa_fn! {
     }
 }
 
+/// The 2 × 2 max-pool's backward pass for one `h × w` image whose rows start `row_stride`
+/// apart: scatter `dy` (`(h/2) × (w/2)`) to the arg-max corner of each window, 0 to the other
+/// positions of the `h × w` grid (columns past `w` are not touched). With `mask`, the pool's
+/// input is a ReLU output: where the pooled maximum `y` is not positive that ReLU was inactive,
+/// so the gradient is 0 — the ReLU's backward pass, without reading its output. Returns the sum
+/// of what was scattered.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn unpool_plane(
+    dy: &[f32],
+    arg: &[u8],
+    y: &[f32],
+    mask: bool,
+    h: usize,
+    w: usize,
+    row_stride: usize,
+    dx: &mut [f32],
+) -> f32 {
+    let (ph, pw) = (h / 2, w / 2);
+    let mut sum = 0.0f32;
+    for py in 0..ph {
+        let o = py * pw;
+        let rows = &mut dx[2 * py * row_stride..(2 * py + 1) * row_stride + w];
+        let (top, bottom) = rows.split_at_mut(row_stride);
+        let (top, bottom) = (&mut top[..w], &mut bottom[..w]);
+        // Every position of every window is written, so no separate zeroing pass.
+        let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+        let src = dy[o..o + pw].iter().zip(&arg[o..o + pw]).zip(&y[o..o + pw]);
+        for ((t, b), ((&d, &q), &yv)) in windows.zip(src) {
+            let g = if !mask || yv > 0.0 { d } else { 0.0 };
+            sum += g;
+            t[0] = if q == 0 { g } else { 0.0 };
+            t[1] = if q == 1 { g } else { 0.0 };
+            b[0] = if q == 2 { g } else { 0.0 };
+            b[1] = if q == 3 { g } else { 0.0 };
+        }
+        if w % 2 == 1 {
+            top[w - 1] = 0.0;
+            bottom[w - 1] = 0.0;
+        }
+    }
+    if h % 2 == 1 {
+        dx[(h - 1) * row_stride..(h - 1) * row_stride + w].fill(0.0);
+    }
+    sum
+}
+
 isa_fn! {
-    /// Scatter `dy` to the arg-max positions of each window (other positions get 0). With
-    /// `mask`, the pool's input is a ReLU output: where the pooled maximum `y` is not positive
-    /// that ReLU was inactive, so the gradient is 0 — the ReLU's backward pass, without reading
-    /// its output.
+    /// The max-pool's backward pass over `planes` planar images of `s.h × s.w` (see
+    /// [`unpool_plane`]): every position of `dx` is written.
     pub(crate) fn max_pool_backward(
         dy: &[f32],
         planes: usize,
@@ -264,30 +309,29 @@ isa_fn! {
         mask: bool,
         dx: &mut [f32],
     ) {
-        let (ph, pw, pix) = (s.h / 2, s.w / 2, s.h * s.w);
+        let (pix, opix) = (s.h * s.w, (s.h / 2) * (s.w / 2));
         for pl in 0..planes {
-            let img = &mut dx[pl * pix..(pl + 1) * pix];
-            for py in 0..ph {
-                let o = (pl * ph + py) * pw;
-                let (top, bottom) = img[2 * py * s.w..(2 * py + 2) * s.w].split_at_mut(s.w);
-                // Every position of every window is written, so no separate zeroing pass.
-                let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
-                let src = dy[o..o + pw].iter().zip(&arg[o..o + pw]).zip(&y[o..o + pw]);
-                for ((t, b), ((&d, &q), &yv)) in windows.zip(src) {
-                    let g = if !mask || yv > 0.0 { d } else { 0.0 };
-                    t[0] = if q == 0 { g } else { 0.0 };
-                    t[1] = if q == 1 { g } else { 0.0 };
-                    b[0] = if q == 2 { g } else { 0.0 };
-                    b[1] = if q == 3 { g } else { 0.0 };
-                }
-                if s.w % 2 == 1 {
-                    top[s.w - 1] = 0.0;
-                    bottom[s.w - 1] = 0.0;
-                }
-            }
-            if s.h % 2 == 1 {
-                img[(s.h - 1) * s.w..].fill(0.0);
-            }
+            let o = pl * opix..(pl + 1) * opix;
+            let (d, a, yv) = (&dy[o.clone()], &arg[o.clone()], &y[o]);
+            unpool_plane(d, a, yv, mask, s.h, s.w, s.w, &mut dx[pl * pix..(pl + 1) * pix]);
         }
+    }
+}
+
+isa_fn! {
+    /// [`max_pool_backward`] of one plane onto a convolution's wide grid (rows `row_stride`
+    /// apart; the columns past `w` are left as they are), returning the sum of the gradient
+    /// scattered: the convolution's bias gradient, in the same pass.
+    pub(crate) fn unpool_rows_sum(
+        dy: &[f32],
+        arg: &[u8],
+        y: &[f32],
+        mask: bool,
+        h: usize,
+        w: usize,
+        row_stride: usize,
+        dx: &mut [f32],
+    ) -> f32 {
+        unpool_plane(dy, arg, y, mask, h, w, row_stride, dx)
     }
 }
