@@ -1,7 +1,8 @@
 //! The direct convolution kernels (`nn::direct`) against a naive f64 convolution: forward (with
 //! and without ReLU), weight gradient and input gradient, on fixed shapes chosen to reach every
 //! tiling path (filter groups beyond 6 and 4, tap groups beyond 6, channel groups beyond 6,
-//! several vector blocks, masked tails, several sample blocks and a one-sample block), plus a
+//! several vector blocks, masked tails, several sample blocks and a one-sample block, output
+//! rows of exactly one vector — 16, 8 and 4 outputs, where the kernels step row by row), plus a
 //! proptest over random shapes.
 //!
 //! Every check runs once per instruction set this CPU has (the others are reported as NOT RUN).
@@ -281,6 +282,7 @@ const CASES: &[Dims] = &[
     (3, (28, 28, 1), 3, 3, 24), // a sample block of one (24 filters × 842 floats > 64 KiB)
     (1, (6, 30, 1), 6, 1, 1),   // output of one row, kernel of full height
     (1, (10, 10, 1), 3, 3, 7),  // 2 forward vector blocks, 2 filter groups
+    (2, (17, 20, 2), 2, 5, 5),  // rows of 16 outputs: one vector per row on AVX-512
 ];
 
 #[test]

@@ -107,6 +107,19 @@ impl Conv {
     fn vecs(&self, l: usize) -> usize {
         self.qend().div_ceil(l)
     }
+    /// Which positions of the wide grid the forward and weight-gradient kernels compute, as
+    /// `(vectors, step between vectors, whole vectors)`: vector `v` covers `v·step..v·step + l`,
+    /// and the vectors from `whole` on reach past `qend` (masked). With an output row of exactly
+    /// one vector (`ow = l`: LeNet's second layer on AVX2) one vector per row, skipping the
+    /// `kw − 1` columns the wide grid computes and throws away (a third of its lanes there);
+    /// otherwise the whole wide extent `0..qend`.
+    fn grid(&self, l: usize) -> (usize, usize, usize) {
+        if self.ow() == l {
+            (self.oh(), self.input.w, self.oh())
+        } else {
+            (self.vecs(l), l, self.qend() / l)
+        }
+    }
     /// Zero margin in front of a wide `dy` plane: the largest tap offset.
     fn pad(&self) -> usize {
         (self.kh - 1) * self.input.w + self.kw - 1
@@ -243,7 +256,7 @@ pub fn forward(
     let sh = shapes(isa);
     let l = sh.lanes;
     work.prepare(g);
-    let (nv, stride) = (g.vecs(l), g.vecs(l) * l);
+    let ((nv, vstep, _), stride) = (g.grid(l), g.vecs(l) * l);
     Work::grow(&mut work.wide, g.filters * stride);
     let iw = g.input.w;
     for b in 0..g.n {
@@ -255,7 +268,8 @@ pub fn forward(
                     w: &w[f0 * k..],
                     k,
                     bias: &bias[f0..],
-                    q0: v0 * l,
+                    q0: v0 * vstep,
+                    vstep,
                     qend: g.qend(),
                     stride,
                     f: fs,
@@ -353,7 +367,7 @@ pub fn backward(
     let sh = shapes(isa);
     let l = sh.lanes;
     work.prepare(g);
-    let (nv, pad, dstride) = (g.vecs(l), g.pad(), g.dstride(l));
+    let ((nv, vstep, whole), pad, dstride) = (g.grid(l), g.pad(), g.dstride(l));
     let (iw, khw) = (g.input.w, g.kh * g.kw);
     // Samples per block: the weight-gradient tiles keep their partial sums in registers across a
     // block, and a block's wide `dy` planes (at most 64 KiB) stay in L1/L2 for the input gradient.
@@ -391,6 +405,8 @@ pub fn backward(
                     dimg,
                     images,
                     nv,
+                    vstep,
+                    whole,
                     qend: g.qend(),
                     k,
                     f: fs,
@@ -430,9 +446,9 @@ pub fn backward(
     }
 }
 
-/// A run of forward tiles: filters `0..f` of `w` (row length `k`), wide outputs
-/// `q0..q0 + tiles·v·LANES` of one sample whose first input element is `x[0]`, `v` vectors per
-/// tile.
+/// A run of forward tiles: filters `0..f` of `w` (row length `k`), `tiles·v` vectors of wide
+/// outputs of one sample whose first input element is `x[0]`, `v` vectors per tile, vector `j`
+/// at `q0 + j·vstep` (see [`Conv::grid`]).
 #[derive(Clone, Copy)]
 struct Fwd<'a> {
     x: &'a [f32],
@@ -441,6 +457,8 @@ struct Fwd<'a> {
     k: usize,
     bias: &'a [f32],
     q0: usize,
+    /// `LANES` (the wide grid) or the input's row length (a vector per output row).
+    vstep: usize,
     qend: usize,
     stride: usize,
     f: usize,
@@ -454,9 +472,11 @@ impl Fwd<'_> {
         // What the kernel's unchecked accesses rely on.
         assert!((1..=sh.fwd.0).contains(&f) && (1..=sh.fwd.1).contains(&v));
         assert_eq!(self.taps.len(), self.k);
-        // Every tile starts below `qend`; the last one ends inside the row.
-        let end = self.q0 + self.tiles * v * l;
-        assert!(self.tiles >= 1 && end - v * l < self.qend && end <= self.stride);
+        // Every vector starts below `qend`; the last one ends inside the row.
+        assert!(self.tiles >= 1 && self.vstep >= l);
+        let last = self.q0 + (self.tiles * v - 1) * self.vstep;
+        let end = last + l;
+        assert!(last < self.qend && end <= self.stride);
         // Every tap offset plus every position below `qend` lies inside `x` (taps ascend).
         assert!(self.x.len() >= self.taps[self.k - 1] + self.qend);
         assert!(self.w.len() >= f * self.k && self.bias.len() >= f);
@@ -480,32 +500,46 @@ multiversion! {
 /// The tiles of a run, one after the other.
 ///
 /// # Safety
-/// `t.x` holds `taps[k − 1] + qend` floats, `t.w` holds `F·k`, `t.bias` holds `F`, `out`
-/// reaches `(F − 1)·stride + q0 + tiles·V·LANES ≤ (F − 1)·stride + stride`, and every tile
-/// starts below `qend` (see [`Fwd::run`]).
+/// `t.x` holds `taps[k − 1] + qend` floats, `t.w` holds `F·k`, `t.bias` holds `F`, and with
+/// `last = q0 + (tiles·V − 1)·vstep` the run's last vector, `last < qend`, `vstep ≥ LANES` and
+/// `out` reaches `(F − 1)·stride + last + LANES ≤ (F − 1)·stride + stride` (see [`Fwd::run`]).
 #[inline(always)]
 unsafe fn fwd_kernel<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, out: *mut f32) {
+    // The wide grid's step as a constant, so that its loads keep constant displacements.
+    let row = t.vstep != S::LANES;
     for j in 0..t.tiles {
         let tile = Fwd {
-            q0: t.q0 + j * V * S::LANES,
+            q0: t.q0 + j * V * t.vstep,
             ..t
         };
         // SAFETY: the tile lies inside the run (this function's contract).
-        unsafe { fwd_tile::<S, F, V>(s, tile, out) }
+        unsafe {
+            if row {
+                fwd_tile::<S, F, V, true>(s, tile, out)
+            } else {
+                fwd_tile::<S, F, V, false>(s, tile, out)
+            }
+        }
     }
 }
 
-/// Per tap, `V` loads of the input and `F` weight broadcasts feed `F·V` FMAs.
+/// Per tap, `V` loads of the input and `F` weight broadcasts feed `F·V` FMAs. `ROW`: vectors
+/// `vstep` apart (else `LANES`).
 ///
 /// # Safety
-/// As [`fwd_kernel`], for the one tile at `q0`: `out` reaches `(F − 1)·stride + q0 + V·LANES`,
-/// `q0 < qend` and `q0 + V·LANES ≤ stride`.
+/// As [`fwd_kernel`], for the one tile at `q0`: `out` reaches
+/// `(F − 1)·stride + q0 + (V − 1)·vstep + LANES ≤ (F − 1)·stride + stride` and `q0 < qend`.
 #[inline(always)]
-unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, out: *mut f32) {
+unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize, const ROW: bool>(
+    s: S,
+    t: Fwd<'_>,
+    out: *mut f32,
+) {
     let l = S::LANES;
+    let step = if ROW { t.vstep } else { l };
     // Only a vector reaching `qend` can read past the end of `x`: mask just that one.
-    let masks: [S::M; V] = std::array::from_fn(|v| s.mask(t.qend.saturating_sub(t.q0 + v * l)));
-    let whole: [bool; V] = std::array::from_fn(|v| t.q0 + (v + 1) * l <= t.qend);
+    let masks: [S::M; V] = std::array::from_fn(|v| s.mask(t.qend.saturating_sub(t.q0 + v * step)));
+    let whole: [bool; V] = std::array::from_fn(|v| t.q0 + v * step + l <= t.qend);
     let mut acc = [[s.zero(); V]; F];
     for (a, &b) in acc.iter_mut().zip(t.bias) {
         *a = [s.splat(b); V];
@@ -514,8 +548,8 @@ unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, ou
     for (ti, &off) in t.taps.iter().enumerate() {
         let mut xv = [s.zero(); V];
         for (v, xvv) in xv.iter_mut().enumerate() {
-            let p = xp.wrapping_add(off + v * l);
-            // SAFETY: lanes q0 + LANES·v + i below `qend` read x[off + q], inside `t.x` because
+            let p = xp.wrapping_add(off + v * step);
+            // SAFETY: lanes q0 + step·v + i below `qend` read x[off + q], inside `t.x` because
             // off ≤ taps[k − 1]; a vector reaching past `qend` is masked there.
             *xvv = unsafe {
                 if whole[v] {
@@ -535,15 +569,16 @@ unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize>(s: S, t: Fwd<'_>, ou
     }
     for (f, accf) in acc.iter().enumerate() {
         for (v, &a) in accf.iter().enumerate() {
-            // SAFETY: f·stride + q0 + LANES·(v + 1) ≤ (F − 1)·stride + q0 + V·LANES, inside
-            // `out`.
-            unsafe { s.store(out.add(f * t.stride + t.q0 + v * l), a) };
+            // SAFETY: f·stride + q0 + step·v + LANES ≤ (F − 1)·stride + q0 + (V − 1)·step +
+            // LANES, inside `out`.
+            unsafe { s.store(out.add(f * t.stride + t.q0 + v * step), a) };
         }
     }
 }
 
 /// A weight-gradient tile: filters `0..f` × the taps given, over all `nv` vectors of `images`
-/// samples. Sample `i` reads its input from `x[i·xstep..]` and its wide `dy` plane `f` from
+/// samples (vector `v` at `v·vstep`, see [`Conv::grid`]; those from `whole` on are masked at
+/// `qend`). Sample `i` reads its input from `x[i·xstep..]` and its wide `dy` plane `f` from
 /// `dy[i·dimg + f·dstride..]` (real outputs from index 0).
 #[derive(Clone, Copy)]
 struct WGrad<'a> {
@@ -555,6 +590,8 @@ struct WGrad<'a> {
     dimg: usize,
     images: usize,
     nv: usize,
+    vstep: usize,
+    whole: usize,
     qend: usize,
     /// Row length of the partial sums (`acc[(f·k + t)·LANES..]`).
     k: usize,
@@ -566,12 +603,16 @@ impl WGrad<'_> {
     fn run(self, tok: Token, sh: Shapes, acc: &mut [f32]) {
         let (f, t, l) = (self.f, self.taps.len(), sh.lanes);
         assert!((1..=sh.wgrad.0).contains(&f) && (1..=sh.wgrad.1).contains(&t));
-        assert!(self.nv >= 1 && (self.nv - 1) * l < self.qend && self.qend <= self.nv * l);
+        let (nv, vs, whole) = (self.nv, self.vstep, self.whole);
+        // Vectors below `whole` end by `qend`; at most one more, starting below it.
+        assert!(nv >= 1 && vs >= l && whole <= nv && nv <= whole + 1);
+        assert!(whole == 0 || (whole - 1) * vs + l <= self.qend);
+        assert!(whole == nv || (nv - 1) * vs < self.qend);
         assert!(self.images >= 1);
         let last = (self.images - 1) * self.xstep;
         assert!(self.x.len() >= last + self.taps.iter().max().unwrap() + self.qend);
         let last = (self.images - 1) * self.dimg;
-        assert!(self.dy.len() >= last + (f - 1) * self.dstride + self.nv * l);
+        assert!(self.dy.len() >= last + (f - 1) * self.dstride + (nv - 1) * vs + l);
         assert!(acc.len() >= ((f - 1) * self.k + t) * l);
         let ap = acc.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
@@ -594,8 +635,9 @@ multiversion! {
 ///
 /// # Safety
 /// With `I = images − 1`, `g.x` holds `I·xstep + max(taps) + qend` floats, `g.dy` holds
-/// `I·dimg + (F − 1)·dstride + LANES·nv`, `acc` reaches `((F − 1)·k + T)·LANES`, and
-/// `qend ≤ LANES·nv` (see [`WGrad::run`]).
+/// `I·dimg + (F − 1)·dstride + (nv − 1)·vstep + LANES`, `acc` reaches
+/// `((F − 1)·k + T)·LANES`, vectors below `whole` end by `qend`, and the one vector after them
+/// (if `whole < nv`) starts below it (see [`WGrad::run`]).
 #[inline(always)]
 unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'_>, acc: *mut f32) {
     let l = S::LANES;
@@ -610,21 +652,21 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
     // The whole vectors, then the one that reaches past `qend` (where `x` may end) with a mask:
     // two loops, so that the whole-vector loop holds no mask register (AVX2's is a ymm, and
     // with 12 accumulators it spilled one of them to the stack).
-    let whole = g.qend / l;
-    let mask = s.mask(g.qend - whole * l);
+    let (whole, vs) = (g.whole, g.vstep);
+    let mask = s.mask(g.qend.saturating_sub(whole * vs));
     for i in 0..g.images {
         let xp = g.x.as_ptr().wrapping_add(i * g.xstep);
         let dp = g.dy.as_ptr().wrapping_add(i * g.dimg);
         for v in 0..whole {
             // SAFETY: v < nv, and the vector's lanes are all below `qend` (see `wgrad_vec`).
             unsafe {
-                wgrad_vec::<S, F, T, false>(s, &mut sums, xp, dp, &offs, v * l, g.dstride, mask)
+                wgrad_vec::<S, F, T, false>(s, &mut sums, xp, dp, &offs, v * vs, g.dstride, mask)
             };
         }
         if whole < g.nv {
             // SAFETY: the last vector, masked at `qend` (see `wgrad_vec`).
             unsafe {
-                wgrad_vec::<S, F, T, true>(s, &mut sums, xp, dp, &offs, whole * l, g.dstride, mask)
+                wgrad_vec::<S, F, T, true>(s, &mut sums, xp, dp, &offs, whole * vs, g.dstride, mask)
             };
         }
     }
@@ -641,7 +683,7 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
 ///
 /// # Safety
 /// As [`wgrad_kernel`], for `xp`/`dp` the sample's first input and `dy` element and
-/// `q = LANES·v`, `v < nv`; unless `MASKED`, `q + LANES ≤ qend`, and if `MASKED`, `mask`
+/// `q = vstep·v`, `v < nv`; unless `MASKED`, `q + LANES ≤ qend`, and if `MASKED`, `mask`
 /// covers the lanes below `qend − q`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -657,8 +699,8 @@ unsafe fn wgrad_vec<S: Simd, const F: usize, const T: usize, const MASKED: bool>
 ) {
     let mut d = [s.zero(); F];
     for (f, dv) in d.iter_mut().enumerate() {
-        // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + LANES·nv, inside
-        // `g.dy`.
+        // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + (nv − 1)·vstep +
+        // LANES, inside `g.dy`.
         *dv = unsafe { s.load(dp.wrapping_add(f * dstride + q)) };
     }
     for (t, &off) in offs.iter().enumerate() {
