@@ -2,8 +2,8 @@
 //! and without ReLU), weight gradient and input gradient, on fixed shapes chosen to reach every
 //! tiling path (filter groups beyond 6 and 4, tap groups beyond 6, channel groups beyond 6,
 //! several vector blocks, masked tails, several sample blocks and a one-sample block, output
-//! rows of exactly one vector — 16, 8 and 4 outputs, where the kernels step row by row), plus a
-//! proptest over random shapes.
+//! rows of whole vectors — 32, 24, 16, 8 and 4 outputs, where the kernels step row by row),
+//! plus a proptest over random shapes.
 //!
 //! Every check runs once per instruction set this CPU has (the others are reported as NOT RUN).
 //! The fixed cases are small enough for miri: `cargo xtask miri` runs this file with AVX-512,
@@ -283,6 +283,7 @@ const CASES: &[Dims] = &[
     (1, (6, 30, 1), 6, 1, 1),   // output of one row, kernel of full height
     (1, (10, 10, 1), 3, 3, 7),  // 2 forward vector blocks, 2 filter groups
     (2, (17, 20, 2), 2, 5, 5),  // rows of 16 outputs: one vector per row on AVX-512
+    (1, (9, 34, 1), 3, 3, 2),   // rows of 32 outputs: two vectors per row on AVX-512
 ];
 
 #[test]

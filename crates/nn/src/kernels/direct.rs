@@ -107,17 +107,25 @@ impl Conv {
     fn vecs(&self, l: usize) -> usize {
         self.qend().div_ceil(l)
     }
-    /// Which positions of the wide grid the forward and weight-gradient kernels compute, as
-    /// `(vectors, step between vectors, whole vectors)`: vector `v` covers `v·step..v·step + l`,
-    /// and the vectors from `whole` on reach past `qend` (masked). With an output row of exactly
-    /// one vector (`ow = l`: LeNet's second layer on AVX2) one vector per row, skipping the
-    /// `kw − 1` columns the wide grid computes and throws away (a third of its lanes there);
-    /// otherwise the whole wide extent `0..qend`.
-    fn grid(&self, l: usize) -> (usize, usize, usize) {
-        if self.ow() == l {
-            (self.oh(), self.input.w, self.oh())
+    /// Which positions of the wide grid the forward and weight-gradient kernels compute: see
+    /// [`Grid`].
+    fn grid(&self, l: usize) -> Grid {
+        let ow = self.ow();
+        if ow.is_multiple_of(l) {
+            Grid {
+                rows: self.oh(),
+                chunks: ow / l,
+                step: self.input.w,
+                whole: self.oh(),
+            }
         } else {
-            (self.vecs(l), l, self.qend() / l)
+            let nv = self.vecs(l);
+            Grid {
+                rows: nv,
+                chunks: 1,
+                step: l,
+                whole: self.qend() / l,
+            }
         }
     }
     /// Zero margin in front of a wide `dy` plane: the largest tap offset.
@@ -147,6 +155,23 @@ impl Conv {
             self.kw
         );
     }
+}
+
+/// The vectors of `l` lanes the forward and weight-gradient kernels compute: vector `(r, c)`
+/// (`r < rows`, `c < chunks`) covers the wide positions `r·step + c·l..` `+ l`, and the rows
+/// from `whole` on (at most one) reach past `qend`, so they are masked there.
+///
+/// When an output row is a whole number of vectors (`ow = chunks·l`: LeNet's layers on AVX2
+/// and the portable path) they are the output rows themselves (`step = w`), skipping the
+/// `kw − 1` columns per row that the wide grid computes and throws away (a third of the lanes
+/// of LeNet's second layer); otherwise the wide extent `0..qend` in one column of vectors
+/// (`step = l`, `chunks = 1`).
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    rows: usize,
+    chunks: usize,
+    step: usize,
+    whole: usize,
 }
 
 /// Working memory of the direct kernels, kept per worker (in [`crate::Scratch`]) so that calls
@@ -256,27 +281,30 @@ pub fn forward(
     let sh = shapes(isa);
     let l = sh.lanes;
     work.prepare(g);
-    let ((nv, vstep, _), stride) = (g.grid(l), g.vecs(l) * l);
+    let (grid, stride) = (g.grid(l), g.vecs(l) * l);
     Work::grow(&mut work.wide, g.filters * stride);
     let iw = g.input.w;
     for b in 0..g.n {
         for (f0, fs) in groups(g.filters, sh.fwd.0) {
-            for (v0, vs, tiles) in row_tiles(nv, sh.fwd.1) {
-                let t = Fwd {
-                    x: &x[b * pix..],
-                    taps: &work.taps,
-                    w: &w[f0 * k..],
-                    k,
-                    bias: &bias[f0..],
-                    q0: v0 * vstep,
-                    vstep,
-                    qend: g.qend(),
-                    stride,
-                    f: fs,
-                    v: vs,
-                    tiles,
-                };
-                t.run(tok, sh, &mut work.wide[f0 * stride..]);
+            // A tile's vectors are `step` apart: consecutive rows of one column of vectors.
+            for c in 0..grid.chunks {
+                for (r0, vs, tiles) in row_tiles(grid.rows, sh.fwd.1) {
+                    let t = Fwd {
+                        x: &x[b * pix..],
+                        taps: &work.taps,
+                        w: &w[f0 * k..],
+                        k,
+                        bias: &bias[f0..],
+                        q0: r0 * grid.step + c * l,
+                        vstep: grid.step,
+                        qend: g.qend(),
+                        stride,
+                        f: fs,
+                        v: vs,
+                        tiles,
+                    };
+                    t.run(tok, sh, &mut work.wide[f0 * stride..]);
+                }
             }
         }
         for f in 0..g.filters {
@@ -367,7 +395,7 @@ pub fn backward(
     let sh = shapes(isa);
     let l = sh.lanes;
     work.prepare(g);
-    let ((nv, vstep, whole), pad, dstride) = (g.grid(l), g.pad(), g.dstride(l));
+    let (grid, pad, dstride) = (g.grid(l), g.pad(), g.dstride(l));
     let (iw, khw) = (g.input.w, g.kh * g.kw);
     // Samples per block: the weight-gradient tiles keep their partial sums in registers across a
     // block, and a block's wide `dy` planes (at most 64 KiB) stay in L1/L2 for the input gradient.
@@ -404,9 +432,7 @@ pub fn backward(
                     dstride,
                     dimg,
                     images,
-                    nv,
-                    vstep,
-                    whole,
+                    grid,
                     qend: g.qend(),
                     k,
                     f: fs,
@@ -576,9 +602,8 @@ unsafe fn fwd_tile<S: Simd, const F: usize, const V: usize, const ROW: bool>(
     }
 }
 
-/// A weight-gradient tile: filters `0..f` × the taps given, over all `nv` vectors of `images`
-/// samples (vector `v` at `v·vstep`, see [`Conv::grid`]; those from `whole` on are masked at
-/// `qend`). Sample `i` reads its input from `x[i·xstep..]` and its wide `dy` plane `f` from
+/// A weight-gradient tile: filters `0..f` × the taps given, over all vectors of the grid (see
+/// [`Grid`]) of `images` samples. Sample `i` reads its input from `x[i·xstep..]` and its wide `dy` plane `f` from
 /// `dy[i·dimg + f·dstride..]` (real outputs from index 0).
 #[derive(Clone, Copy)]
 struct WGrad<'a> {
@@ -589,9 +614,7 @@ struct WGrad<'a> {
     dstride: usize,
     dimg: usize,
     images: usize,
-    nv: usize,
-    vstep: usize,
-    whole: usize,
+    grid: Grid,
     qend: usize,
     /// Row length of the partial sums (`acc[(f·k + t)·LANES..]`).
     k: usize,
@@ -603,16 +626,24 @@ impl WGrad<'_> {
     fn run(self, tok: Token, sh: Shapes, acc: &mut [f32]) {
         let (f, t, l) = (self.f, self.taps.len(), sh.lanes);
         assert!((1..=sh.wgrad.0).contains(&f) && (1..=sh.wgrad.1).contains(&t));
-        let (nv, vs, whole) = (self.nv, self.vstep, self.whole);
-        // Vectors below `whole` end by `qend`; at most one more, starting below it.
-        assert!(nv >= 1 && vs >= l && whole <= nv && nv <= whole + 1);
-        assert!(whole == 0 || (whole - 1) * vs + l <= self.qend);
-        assert!(whole == nv || (nv - 1) * vs < self.qend);
+        let Grid {
+            rows,
+            chunks,
+            step,
+            whole,
+        } = self.grid;
+        // Rows below `whole` end by `qend`, without overlapping; at most one more row, of one
+        // vector, starting below `qend`.
+        assert!(rows >= 1 && chunks >= 1 && chunks * l <= step.max(l));
+        assert!(whole <= rows && rows <= whole + 1);
+        assert!(whole == 0 || (whole - 1) * step + chunks * l <= self.qend);
+        assert!(whole == rows || (chunks == 1 && (rows - 1) * step < self.qend));
+        let reach = (rows - 1) * step + chunks * l;
         assert!(self.images >= 1);
         let last = (self.images - 1) * self.xstep;
         assert!(self.x.len() >= last + self.taps.iter().max().unwrap() + self.qend);
         let last = (self.images - 1) * self.dimg;
-        assert!(self.dy.len() >= last + (f - 1) * self.dstride + (nv - 1) * vs + l);
+        assert!(self.dy.len() >= last + (f - 1) * self.dstride + reach);
         assert!(acc.len() >= ((f - 1) * self.k + t) * l);
         let ap = acc.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
@@ -634,10 +665,11 @@ multiversion! {
 /// loads of `dy` and `T` loads of the input feed `F·T` FMAs.
 ///
 /// # Safety
-/// With `I = images − 1`, `g.x` holds `I·xstep + max(taps) + qend` floats, `g.dy` holds
-/// `I·dimg + (F − 1)·dstride + (nv − 1)·vstep + LANES`, `acc` reaches
-/// `((F − 1)·k + T)·LANES`, vectors below `whole` end by `qend`, and the one vector after them
-/// (if `whole < nv`) starts below it (see [`WGrad::run`]).
+/// With `I = images − 1` and `(rows, chunks, step, whole)` the grid, `g.x` holds
+/// `I·xstep + max(taps) + qend` floats, `g.dy` holds
+/// `I·dimg + (F − 1)·dstride + (rows − 1)·step + chunks·LANES`, `acc` reaches
+/// `((F − 1)·k + T)·LANES`, rows below `whole` end by `qend`, and the one row after them (if
+/// `whole < rows`) is one vector starting below it (see [`WGrad::run`]).
 #[inline(always)]
 unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'_>, acc: *mut f32) {
     let l = S::LANES;
@@ -652,21 +684,31 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
     // The whole vectors, then the one that reaches past `qend` (where `x` may end) with a mask:
     // two loops, so that the whole-vector loop holds no mask register (AVX2's is a ymm, and
     // with 12 accumulators it spilled one of them to the stack).
-    let (whole, vs) = (g.whole, g.vstep);
-    let mask = s.mask(g.qend.saturating_sub(whole * vs));
+    let Grid {
+        rows,
+        chunks,
+        step,
+        whole,
+    } = g.grid;
+    let mask = s.mask(g.qend.saturating_sub(whole * step));
     for i in 0..g.images {
         let xp = g.x.as_ptr().wrapping_add(i * g.xstep);
         let dp = g.dy.as_ptr().wrapping_add(i * g.dimg);
-        for v in 0..whole {
-            // SAFETY: v < nv, and the vector's lanes are all below `qend` (see `wgrad_vec`).
-            unsafe {
-                wgrad_vec::<S, F, T, false>(s, &mut sums, xp, dp, &offs, v * vs, g.dstride, mask)
-            };
+        for r in 0..whole {
+            for c in 0..chunks {
+                // SAFETY: a vector of a whole row: its lanes are all below `qend` (see
+                // `wgrad_vec`).
+                unsafe {
+                    let q = r * step + c * l;
+                    wgrad_vec::<S, F, T, false>(s, &mut sums, xp, dp, &offs, q, g.dstride, mask)
+                };
+            }
         }
-        if whole < g.nv {
-            // SAFETY: the last vector, masked at `qend` (see `wgrad_vec`).
+        if whole < rows {
+            // SAFETY: the last row, one vector, masked at `qend` (see `wgrad_vec`).
             unsafe {
-                wgrad_vec::<S, F, T, true>(s, &mut sums, xp, dp, &offs, whole * vs, g.dstride, mask)
+                let q = whole * step;
+                wgrad_vec::<S, F, T, true>(s, &mut sums, xp, dp, &offs, q, g.dstride, mask)
             };
         }
     }
@@ -683,7 +725,7 @@ unsafe fn wgrad_kernel<S: Simd, const F: usize, const T: usize>(s: S, g: WGrad<'
 ///
 /// # Safety
 /// As [`wgrad_kernel`], for `xp`/`dp` the sample's first input and `dy` element and
-/// `q = vstep·v`, `v < nv`; unless `MASKED`, `q + LANES ≤ qend`, and if `MASKED`, `mask`
+/// `q` a vector of the grid; unless `MASKED`, `q + LANES ≤ qend`, and if `MASKED`, `mask`
 /// covers the lanes below `qend − q`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -699,8 +741,8 @@ unsafe fn wgrad_vec<S: Simd, const F: usize, const T: usize, const MASKED: bool>
 ) {
     let mut d = [s.zero(); F];
     for (f, dv) in d.iter_mut().enumerate() {
-        // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + (nv − 1)·vstep +
-        // LANES, inside `g.dy`.
+        // SAFETY: i·dimg + f·dstride + q + LANES ≤ I·dimg + (F − 1)·dstride + (rows − 1)·step
+        // + chunks·LANES, inside `g.dy`.
         *dv = unsafe { s.load(dp.wrapping_add(f * dstride + q)) };
     }
     for (t, &off) in offs.iter().enumerate() {
