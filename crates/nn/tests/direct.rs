@@ -173,6 +173,11 @@ impl Case {
     /// input gradients bit for bit (the kernels see the same wide planes), the bias gradient
     /// to rounding (summed in another order).
     fn check_pooled(&self, isa: Isa, work: &mut Work) {
+        // Not under miri: the same kernels on the same wide planes as the unpooled run (which
+        // miri checks); what differs is safe code, and it would double miri's time.
+        if cfg!(miri) {
+            return;
+        }
         let g = self.g;
         let (oh, ow) = (g.input.h + 1 - g.kh, g.input.w + 1 - g.kw);
         if oh < 2 || ow < 2 {
@@ -282,8 +287,8 @@ const CASES: &[Dims] = &[
     (3, (28, 28, 1), 3, 3, 24), // a sample block of one (24 filters × 842 floats > 64 KiB)
     (1, (6, 30, 1), 6, 1, 1),   // output of one row, kernel of full height
     (1, (10, 10, 1), 3, 3, 7),  // 2 forward vector blocks, 2 filter groups
-    (2, (17, 20, 2), 2, 5, 5),  // rows of 16 outputs: one vector per row on AVX-512
-    (1, (9, 34, 1), 3, 3, 2),   // rows of 32 outputs: two vectors per row on AVX-512
+    (2, (3, 17, 2), 2, 2, 5),   // rows of 16 outputs: one vector per row on AVX-512
+    (1, (4, 34, 1), 2, 3, 2),   // rows of 32 outputs: two vectors per row on AVX-512
 ];
 
 #[test]
