@@ -185,7 +185,8 @@ impl Network {
         );
     }
 
-    /// Forward pass of `n` samples; leaves each layer's output in `s.outs`.
+    /// Forward pass of `n` samples; leaves each layer's output in `s.outs` (but for a convolution
+    /// fused with the max-pool after it, see [`Network::pool_fused`]).
     fn forward(&self, theta: &[f32], images: &[f32], n: usize, s: &mut Scratch) {
         let (be, isa, tok) = (self.backend, self.isa, self.token());
         let mut pooled = false;
@@ -211,7 +212,14 @@ impl Network {
                 );
                 buf
             };
-            let y = &mut rest[0][..n * l.output_shape().len()];
+            let (cur, next) = rest.split_at_mut(1);
+            // A convolution fused with the pool after it has no output buffer (see `Scratch`).
+            let fused = self.pool_fused(li);
+            let y: &mut [f32] = if fused {
+                &mut []
+            } else {
+                &mut cur[0][..n * l.output_shape().len()]
+            };
             let p = &theta[self.offsets[li]..self.offsets[li] + l.num_params()];
             match *l {
                 Layer::Dense {
@@ -248,11 +256,11 @@ impl Network {
                     let (w, b) = p.split_at(k * filters);
                     if let Some(g) = self.direct_conv(l, n) {
                         let relu = act == Activation::Relu;
-                        let out = if self.pool_fused(li) {
+                        let out = if fused {
                             // Pool straight from the convolution's wide planes: its own output
                             // is never written (no later pass reads it, see `pool_fused`).
                             pooled = true;
-                            let y = &mut rest[1][..n * self.layers[li + 1].output_shape().len()];
+                            let y = &mut next[0][..n * self.layers[li + 1].output_shape().len()];
                             let arg = &mut s.argmax[li + 1][..y.len()];
                             direct::Output::Pooled { y, arg }
                         } else {
@@ -545,7 +553,7 @@ impl Network {
     /// its own (`direct::Output::Pooled`). Nothing reads the convolution's output then: the pool's
     /// backward pass reads its own output and arg-max, and applies the convolution's ReLU mask
     /// itself ([`Network::pool_masks_relu`]).
-    fn pool_fused(&self, li: usize) -> bool {
+    pub(crate) fn pool_fused(&self, li: usize) -> bool {
         self.direct_conv(&self.layers[li], 1).is_some()
             && matches!(self.layers.get(li + 1), Some(Layer::MaxPool2 { .. }))
     }

@@ -69,8 +69,15 @@ impl Scratch {
         let mut max_col = 0;
         for (li, l) in net.layers().iter().enumerate() {
             let o = l.output_shape();
-            max_act = max_act.max(o.len());
-            self.outs.push(AlignedVec::zeroed(n * o.len()));
+            // A convolution fused with the max-pool after it writes the pool's output, and its
+            // backward pass reads the pool's gradient: neither its output nor a gradient of that
+            // size exists (5.5 MB of each for the Table B.2 CNN's first layer at b = 512).
+            if net.pool_fused(li) {
+                self.outs.push(AlignedVec::default());
+            } else {
+                max_act = max_act.max(o.len());
+                self.outs.push(AlignedVec::zeroed(n * o.len()));
+            }
             if let (Layer::Conv2d { input, kh, kw, .. }, None) = (*l, net.direct_conv(l, n)) {
                 let per_sample = o.h * o.w * kh * kw * input.c;
                 max_col = max_col.max(conv_chunk(per_sample).min(n) * per_sample);
