@@ -289,6 +289,8 @@ const CASES: &[Dims] = &[
     (1, (10, 10, 1), 3, 3, 7),  // 2 forward vector blocks, 2 filter groups
     (2, (3, 17, 2), 2, 2, 5),   // rows of 16 outputs: one vector per row on AVX-512
     (1, (4, 34, 1), 2, 3, 2),   // rows of 32 outputs: two vectors per row on AVX-512
+    (9, (8, 8, 1), 2, 2, 24),   // 7 × 7 outputs (pooled: a last row and column no window covers),
+                                // in two sample blocks
 ];
 
 #[test]

@@ -122,6 +122,18 @@ fn every_architecture_matches_finite_differences() {
 fn every_backend_gives_the_same_gradient() {
     same_gradient_on_every_backend(&arch::cnn_b2(MNIST_INPUT, 10).unwrap());
     same_gradient_on_every_backend(&arch::lenet5(MNIST_INPUT, 10).unwrap());
+    // What the architectures do not reach in the fused convolution + pool path: a linear
+    // convolution before a pool (no ReLU mask), and an odd-sized output (25 × 25, whose last row
+    // and column no window covers).
+    let odd = Network::builder(MNIST_INPUT)
+        .conv(3, 4, Activation::Identity)
+        .max_pool()
+        .conv(4, 3, Activation::Relu)
+        .max_pool()
+        .dense(10, Activation::Identity)
+        .build()
+        .unwrap();
+    same_gradient_on_every_backend(&odd);
 }
 
 fn same_gradient_on_every_backend(net: &Network) {
