@@ -56,12 +56,12 @@ impl Provenance {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown date".into());
         // The same description the trainer writes into every report.
-        let machine = trainer::report::Machine::detect(nn::Isa::detect());
+        let machine = trainer::report::Machine::for_isa(nn::Isa::detect());
         Provenance {
             command: command.to_string(),
             commit,
             date,
-            cpu: format!("{}, {} kernels", machine.cpu, machine.isa),
+            cpu: format!("{}, {} kernels", machine.cpu, machine.isa_path()),
             cores: machine.cores,
         }
     }

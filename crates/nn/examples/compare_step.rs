@@ -29,17 +29,24 @@ fn main() {
         Some(i) => vec![i],
         None => Isa::available_here(),
     };
-    let mut runs: Vec<(String, nn::Network)> = isas
-        .into_iter()
-        .map(|i| {
-            let net = base
-                .clone()
-                .with_backend(Backend::Packed)
-                .with_isa(i)
-                .expect("available ISA");
-            (format!("Packed-{}", net.isa()), net)
-        })
-        .collect();
+    let has_conv = base
+        .layers()
+        .iter()
+        .any(|l| matches!(l, nn::Layer::Conv2d { .. }));
+    let mut runs: Vec<(String, nn::Network)> = Vec::new();
+    for i in isas {
+        let net = base
+            .clone()
+            .with_backend(Backend::Packed)
+            .with_isa(i)
+            .expect("available ISA");
+        // Where `Isa::for_convolution` picked another family, measure the one it replaced too.
+        if has_conv && net.conv_isa() != i {
+            let own = net.clone().with_conv_isa(i).expect("available ISA");
+            runs.push((format!("Packed-{i} (convolutions {i})"), own));
+        }
+        runs.push((format!("Packed-{}", net.isa_path()), net));
+    }
     runs.push(("Gemm".into(), base.clone().with_backend(Backend::Gemm)));
     let mut scratch: Vec<_> = runs.iter().map(|(_, n)| n.scratch(batch)).collect();
     let mut grad = nn::AlignedVec::zeroed(base.num_params());
@@ -74,6 +81,6 @@ fn main() {
     );
     for ((label, _), t) in runs.iter().zip(&times) {
         let m = median(t);
-        println!("  {label:16} {m:7.3} ms/step  {:5.3}× gemm", m / gemm);
+        println!("  {label:36} {m:7.3} ms/step  {:5.3}× gemm", m / gemm);
     }
 }

@@ -131,6 +131,7 @@ impl NetworkBuilder {
             offsets.push(d);
             d += l.num_params();
         }
+        let isa = Isa::preferred()?;
         Ok(Network {
             input: self.input,
             classes: self.cur.len(),
@@ -138,7 +139,8 @@ impl NetworkBuilder {
             offsets,
             num_params: d,
             backend: Backend::default(),
-            isa: Isa::preferred()?,
+            isa,
+            conv_isa: isa.for_convolution(),
         })
     }
 }

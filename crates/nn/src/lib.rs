@@ -59,7 +59,7 @@ pub use arch::Arch;
 pub use builder::{BuildError, NetworkBuilder};
 pub use data::{BatchBuf, DataError, Dataset, Problem, Scale};
 pub use init::Init;
-pub use kernels::isa::{cpu_model, Isa, IsaError};
+pub use kernels::isa::{cpu_model, splits_512, Isa, IsaError};
 pub use kernels::matmul::Backend;
 pub use kernels::{direct, matmul, packed};
 pub use network::{EvalSums, Network};

@@ -64,6 +64,8 @@ pub struct Network {
     pub(crate) num_params: usize,
     pub(crate) backend: Backend,
     pub(crate) isa: Isa,
+    /// The family of the direct convolutions and max-pools ([`Isa::for_convolution`]).
+    pub(crate) conv_isa: Isa,
 }
 
 impl Network {
@@ -88,19 +90,46 @@ impl Network {
     }
 
     /// Run the kernels of another instruction set (results agree to rounding), or a typed error
-    /// if this CPU lacks it.
+    /// if this CPU lacks it. The convolutions and max-pools run [`Isa::for_convolution`] of it.
     pub fn with_isa(mut self, isa: Isa) -> Result<Self, IsaError> {
         self.isa = isa.check()?;
+        self.conv_isa = isa.for_convolution();
         Ok(self)
     }
 
-    /// The instruction set the kernels run on.
+    /// Run the direct convolutions and max-pools on `isa` whatever [`Network::isa`] is (to
+    /// measure [`Isa::for_convolution`]'s choice), or a typed error if this CPU lacks it.
+    pub fn with_conv_isa(mut self, isa: Isa) -> Result<Self, IsaError> {
+        self.conv_isa = isa.check()?;
+        Ok(self)
+    }
+
+    /// The instruction set the kernels run on (but see [`Network::conv_isa`]).
     pub fn isa(&self) -> Isa {
         self.isa
     }
 
+    /// The instruction set the direct convolutions and max-pools run on.
+    pub fn conv_isa(&self) -> Isa {
+        self.conv_isa
+    }
+
+    /// The instruction sets in words, for run headers and reports: `avx512`, or `avx512
+    /// (convolutions avx2)` when they differ.
+    pub fn isa_path(&self) -> String {
+        if self.conv_isa == self.isa {
+            self.isa.name().to_string()
+        } else {
+            format!("{} (convolutions {})", self.isa, self.conv_isa)
+        }
+    }
+
     fn token(&self) -> Token {
         self.isa.expect_token("network")
+    }
+
+    fn conv_token(&self) -> Token {
+        self.conv_isa.expect_token("network")
     }
 
     /// The dimension d of θ.
@@ -266,7 +295,7 @@ impl Network {
                         } else {
                             direct::Output::Planes(y)
                         };
-                        direct::forward(&mut s.direct, isa, &g, x, w, b, relu, out);
+                        direct::forward(&mut s.direct, self.conv_isa, &g, x, w, b, relu, out);
                         continue;
                     }
                     let chunk = conv_chunk(pix * k);
@@ -307,7 +336,7 @@ impl Network {
                 }
                 Layer::MaxPool2 { input } => {
                     let arg = &mut s.argmax[li][..y.len()];
-                    elementwise::max_pool_forward(tok, x, n * input.c, input, y, arg);
+                    elementwise::max_pool_forward(self.conv_token(), x, n * input.c, input, y, arg);
                 }
             }
         }
@@ -445,7 +474,17 @@ impl Network {
                         } else {
                             direct::Dy::Planes(&dy[..ylen])
                         };
-                        direct::backward(&mut s.direct, isa, &g, &x[..xlen], w, dys, gw, gb, dxd);
+                        direct::backward(
+                            &mut s.direct,
+                            self.conv_isa,
+                            &g,
+                            &x[..xlen],
+                            w,
+                            dys,
+                            gw,
+                            gb,
+                            dxd,
+                        );
                     } else {
                         for (f, gbf) in gb.iter_mut().enumerate() {
                             *gbf = elementwise::sum(tok, &dy[f * n * pix..(f + 1) * n * pix]);
@@ -500,7 +539,7 @@ impl Network {
                     if need_dx {
                         let mask = self.pool_masks_relu(li);
                         elementwise::max_pool_backward(
-                            tok,
+                            self.conv_token(),
                             &dy[..ylen],
                             n * input.c,
                             input,

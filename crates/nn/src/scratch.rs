@@ -21,7 +21,7 @@ pub struct Scratch {
     /// another network, or to a configuration with other buffers, is resized).
     layers: Vec<Layer>,
     backend: Backend,
-    isa: Option<Isa>,
+    isa: Option<(Isa, Isa)>,
     /// Output (post-activation) of each layer, in that layer's layout.
     pub(crate) outs: Vec<AlignedVec>,
     /// A layer's input converted to the layout it needs (empty when no conversion is needed).
@@ -53,7 +53,7 @@ impl Scratch {
     pub(crate) fn fit(&mut self, net: &Network, n: usize) {
         let same = self.layers == net.layers()
             && self.backend == net.backend()
-            && self.isa == Some(net.isa());
+            && self.isa == Some((net.isa(), net.conv_isa()));
         if self.capacity >= n && same {
             return;
         }
@@ -61,7 +61,7 @@ impl Scratch {
         self.layers.clear();
         self.layers.extend_from_slice(net.layers());
         self.backend = net.backend();
-        self.isa = Some(net.isa());
+        self.isa = Some((net.isa(), net.conv_isa()));
         let mut max_act = net.input_shape().len();
         self.outs.clear();
         self.argmax.clear();

@@ -137,3 +137,36 @@ fn init_is_seeded_and_has_the_requested_scale() {
     assert!(g[..784 * 128].iter().all(|x| x.abs() <= lim));
     assert!(g[..784 * 128].iter().any(|x| x.abs() > 0.9 * lim));
 }
+
+/// A network's convolutions and pools run [`Isa::for_convolution`] of its family: the family
+/// itself, but AVX2 for AVX-512 on a CPU that splits 512-bit instructions; a forced convolution
+/// family the CPU lacks is a typed error.
+#[test]
+fn convolutions_run_the_family_for_convolution_picks() {
+    use nn::Isa;
+    let net = arch::lenet5(MNIST_INPUT, 10).unwrap();
+    println!(
+        "this CPU ({}) splits 512-bit instructions: {}",
+        nn::cpu_model(),
+        nn::splits_512()
+    );
+    for i in Isa::available_here() {
+        let n = net.clone().with_isa(i).unwrap();
+        assert_eq!(n.isa(), i);
+        assert!(n.conv_isa().available());
+        if i == Isa::Avx512 && nn::splits_512() {
+            assert_eq!(n.conv_isa(), Isa::Avx2);
+            assert_eq!(n.isa_path(), "avx512 (convolutions avx2)");
+        } else {
+            assert_eq!(n.conv_isa(), i);
+            assert_eq!(n.isa_path(), i.name());
+        }
+        for c in Isa::available_here() {
+            assert_eq!(n.clone().with_conv_isa(c).unwrap().conv_isa(), c);
+        }
+    }
+    for i in Isa::unavailable_here() {
+        let e = net.clone().with_conv_isa(i).unwrap_err();
+        assert!(e.to_string().contains("does not have"), "{e}");
+    }
+}

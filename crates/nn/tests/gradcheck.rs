@@ -147,17 +147,20 @@ fn same_gradient_on_every_backend(net: &Network) {
         labels: &labels,
     };
     let isa = Isa::detect();
-    let mut runs = vec![(Backend::Naive, isa)];
-    runs.extend(
-        Isa::available_here()
-            .into_iter()
-            .map(|i| (Backend::Packed, i)),
-    );
-    runs.extend([Backend::Gemm, Backend::MatrixMultiply].map(|b| (b, isa)));
+    let mut runs = vec![(Backend::Naive, isa, isa)];
+    // Every family for the dense layers with every family for the convolutions and pools
+    // (`Isa::for_convolution` mixes AVX-512 and AVX2 on some CPUs).
+    for i in Isa::available_here() {
+        for c in Isa::available_here() {
+            runs.push((Backend::Packed, i, c));
+        }
+    }
+    runs.extend([Backend::Gemm, Backend::MatrixMultiply].map(|b| (b, isa, isa)));
     let grads: Vec<(f32, Vec<f32>)> = runs
         .into_iter()
-        .map(|(b, isa)| {
+        .map(|(b, isa, conv)| {
             let net = net.clone().with_backend(b).with_isa(isa).unwrap();
+            let net = net.with_conv_isa(conv).unwrap();
             let mut g = vec![0.0; net.num_params()];
             let l = net.gradient(&theta, batch, &mut net.scratch(n), &mut g);
             (l, g)

@@ -74,10 +74,13 @@ fn run() -> Result<(), String> {
         threads: 1,
         ..base.clone()
     };
-    let machine = trainer::report::Machine::detect(net.isa());
+    let machine = trainer::report::Machine::detect(&net);
     println!(
         "machine: {} ({} cores), ISA {}; MLP {} b=512, {epochs} epochs",
-        machine.cpu, machine.cores, machine.isa, base.arch
+        machine.cpu,
+        machine.cores,
+        machine.isa_path(),
+        base.arch
     );
     println!(
         "| algorithm | m | gradients (sim) | gradients (real seq) | host ms/gradient (sim) | \

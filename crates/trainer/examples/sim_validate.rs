@@ -71,10 +71,15 @@ fn main() {
         };
         train(&job, net.init_params(cfg.init(), cfg.seed), &mut Quiet).unwrap()
     };
-    let machine = trainer::report::Machine::detect(net.isa());
+    let machine = trainer::report::Machine::detect(&net);
     println!(
         "machine: {} ({} cores), ISA {}; MLP {} b={} η={} m={m}, {epochs} epochs",
-        machine.cpu, machine.cores, machine.isa, base.arch, base.batch, base.eta
+        machine.cpu,
+        machine.cores,
+        machine.isa_path(),
+        base.arch,
+        base.batch,
+        base.eta
     );
     println!(
         "| algorithm | T_c ms (p50) | T_u µs (p50) | mean τ real | mean τ sim | Bhattacharyya | \

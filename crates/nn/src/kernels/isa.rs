@@ -131,6 +131,22 @@ impl Isa {
         Ok(Isa::from_env()?.unwrap_or_else(Isa::detect))
     }
 
+    /// The family the direct convolutions and the max-pools run under `self` on this CPU: AVX2
+    /// in place of AVX-512 where the CPU splits 512-bit instructions into 256-bit halves
+    /// ([`splits_512`]), else `self`. On such a CPU a 16-lane vector costs two 8-lane ones, so
+    /// AVX-512 gains only registers and masks, while its wider tiles waste more lanes on the
+    /// convolutions' narrow output rows (8–28 pixels) and compute more padding of the full
+    /// correlation. Chosen by measurement (AMD EPYC Zen 4, docs/nn.md): every convolution and
+    /// pooling kernel was faster as AVX2 there (LeNet-5 step 2.8 vs 3.6 ms), the dense layers'
+    /// packed GEMM stays faster as AVX-512 (MLP step 2.9 vs 3.3 ms).
+    pub fn for_convolution(self) -> Isa {
+        if self == Isa::Avx512 && splits_512() && Isa::Avx2.available() {
+            Isa::Avx2
+        } else {
+            self
+        }
+    }
+
     /// The proof that this CPU runs the family, for the kernels.
     pub(crate) fn token(self) -> Option<Token> {
         match self {
@@ -180,6 +196,31 @@ pub(crate) enum Token {
     #[cfg(target_arch = "x86_64")]
     Avx2(Avx2),
     Portable(Portable),
+}
+
+/// Whether this CPU has AVX-512F but executes 512-bit vector instructions as two halves on
+/// 256-bit units: AMD's family 19h (Zen 3, which lacks AVX-512, and Zen 4). Zen 5 (family 1Ah)
+/// has full-width units on its server and desktop parts, Intel's AVX-512 parts have at least one
+/// 512-bit FMA unit, so neither is included.
+pub fn splits_512() -> bool {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        use std::arch::x86_64::__cpuid;
+        let v = __cpuid(0);
+        let amd = (v.ebx, v.edx, v.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163); // "AuthenticAMD"
+        let sig = __cpuid(1).eax;
+        let base = (sig >> 8) & 0xf;
+        let family = if base == 0xf {
+            base + ((sig >> 20) & 0xff)
+        } else {
+            base
+        };
+        amd && family == 0x19 && Isa::Avx512.available()
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    {
+        false
+    }
 }
 
 /// The CPU's model name (`/proc/cpuinfo` on Linux; the architecture elsewhere).

@@ -74,7 +74,7 @@ impl Report {
             schema: SCHEMA.to_string(),
             command: job.command.clone(),
             config: cfg.clone(),
-            machine: Machine::detect(job.net.isa()),
+            machine: Machine::detect(job.net),
             network: NetworkInfo {
                 arch: cfg.arch.to_string(),
                 params: d,

@@ -119,7 +119,7 @@ pub(crate) fn run_report(
             dir.display(),
             train.len(),
             test.len(),
-            net.isa(),
+            net.isa_path(),
             nn::cpu_model(),
         );
         let cores = std::thread::available_parallelism()
