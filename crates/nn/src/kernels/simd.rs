@@ -224,9 +224,15 @@ impl Simd for Portable {
     #[inline(always)]
     unsafe fn load_masked(self, p: *const f32, m: usize) -> base::V {
         let mut v = [0.0f32; 4];
-        for (i, x) in v.iter_mut().enumerate().take(m) {
-            // SAFETY: lanes below `m` are readable (the caller's guarantee).
-            *x = unsafe { *p.add(i) };
+        // Four conditional lanes, not `take(m)`: LLVM made that loop a call to `memcpy`, and a
+        // call on the masked path of a depth loop (SysV preserves no vector register) kept one
+        // GEMM accumulator on the stack for the whole loop (portable MLP step, AMD EPYC Zen 4,
+        // alternating binaries: 10.7 → 9.8 ms).
+        for (i, x) in v.iter_mut().enumerate() {
+            if i < m {
+                // SAFETY: lanes below `m` are readable (the caller's guarantee).
+                *x = unsafe { *p.add(i) };
+            }
         }
         // SAFETY: `v` has 4 readable floats.
         unsafe { base::load(v.as_ptr()) }
@@ -241,9 +247,11 @@ impl Simd for Portable {
         let mut x = [0.0f32; 4];
         // SAFETY: `x` has 4 writable floats.
         unsafe { base::store(x.as_mut_ptr(), v) };
-        for (i, &e) in x.iter().enumerate().take(m) {
-            // SAFETY: lanes below `m` are writable (the caller's guarantee).
-            unsafe { *p.add(i) = e };
+        for (i, &e) in x.iter().enumerate() {
+            if i < m {
+                // SAFETY: lanes below `m` are writable (the caller's guarantee).
+                unsafe { *p.add(i) = e };
+            }
         }
     }
 }
