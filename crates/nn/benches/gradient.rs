@@ -39,6 +39,16 @@ fn bench_net(c: &mut Criterion, name: &str, net: Network, batch: usize) {
         let net = net.clone().with_backend(be).with_isa(isa).expect("ISA");
         let mut scratch = net.scratch(batch);
         let mut grad = nn::AlignedVec::zeroed(net.num_params());
+        // Name the convolutions' family where `Isa::for_convolution` replaced it.
+        let has_conv = net
+            .layers()
+            .iter()
+            .any(|l| matches!(l, nn::Layer::Conv2d { .. }));
+        let label = if be == Backend::Packed && has_conv && net.conv_isa() != isa {
+            format!("{label}-conv-{}", net.conv_isa())
+        } else {
+            label
+        };
         g.bench_function(label, |b| {
             b.iter(|| {
                 black_box(net.gradient(black_box(&theta), buf.as_batch(), &mut scratch, &mut grad))
