@@ -12,7 +12,11 @@ fn main() {
         }
     }
     match Isa::preferred() {
-        Ok(i) => println!("networks use: {i}"),
+        Ok(i) => println!(
+            "networks use: {i}, their convolutions and pools {} (512-bit instructions split into halves here: {})",
+            i.for_convolution(),
+            nn::splits_512()
+        ),
         Err(e) => println!("networks cannot be built: {e}"),
     }
 }
