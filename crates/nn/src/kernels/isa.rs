@@ -137,8 +137,8 @@ impl Isa {
     /// AVX-512 gains only registers and masks, while its wider tiles waste more lanes on the
     /// convolutions' narrow output rows (8–28 pixels) and compute more padding of the full
     /// correlation. Chosen by measurement (AMD EPYC Zen 4, docs/nn.md): every convolution and
-    /// pooling kernel was faster as AVX2 there (LeNet-5 step 2.8 vs 3.6 ms), the dense layers'
-    /// packed GEMM stays faster as AVX-512 (MLP step 2.9 vs 3.3 ms).
+    /// pooling kernel was faster as AVX2 there (LeNet-5 step 2.66 vs 3.32 ms in-process), the
+    /// dense layers' packed GEMM stays faster as AVX-512 (MLP step 2.95 vs 3.32 ms).
     pub fn for_convolution(self) -> Isa {
         if self == Isa::Avx512 && splits_512() && Isa::Avx2.available() {
             Isa::Avx2
@@ -201,7 +201,8 @@ pub(crate) enum Token {
 /// Whether this CPU has AVX-512F but executes 512-bit vector instructions as two halves on
 /// 256-bit units: AMD's family 19h (Zen 3, which lacks AVX-512, and Zen 4). Zen 5 (family 1Ah)
 /// has full-width units on its server and desktop parts, Intel's AVX-512 parts have at least one
-/// 512-bit FMA unit, so neither is included.
+/// 512-bit FMA unit, so neither is included; Zen 5's mobile parts split them but are not told
+/// apart here (not measured). Two `cpuid`s: call it when building, not per gradient.
 pub fn splits_512() -> bool {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
