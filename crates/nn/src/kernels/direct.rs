@@ -447,8 +447,9 @@ pub fn backward(
             continue;
         };
         let plane = g.n * pix;
-        if grid.step == iw && grid.whole == grid.rows {
-            // Output rows of whole vectors: scatter from the real outputs only (`DGradRows`).
+        if ow.is_multiple_of(l) {
+            // Output rows of whole vectors (the row `Grid`): scatter from the real outputs only
+            // (`DGradRows`).
             for i in 0..images {
                 for c in 0..g.input.c {
                     dx[c * plane + (b0 + i) * pix..][..pix].fill(0.0);
