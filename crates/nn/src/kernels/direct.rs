@@ -447,41 +447,23 @@ pub fn backward(
             continue;
         };
         let plane = g.n * pix;
-        if ow.is_multiple_of(l) {
-            // Output rows of whole vectors (the row `Grid`): scatter from the real outputs only
-            // (`DGradRows`).
-            for i in 0..images {
+        // Output rows of whole vectors (the row `Grid`): scatter from the real outputs only
+        // (`DGradRows`); otherwise the full correlation over the input plane (`DGrad`).
+        let rows = ow.is_multiple_of(l);
+        for i in 0..images {
+            if rows {
                 for c in 0..g.input.c {
                     dx[c * plane + (b0 + i) * pix..][..pix].fill(0.0);
                 }
-                for (c0, cs) in groups(g.input.c, sh.dgrad.0) {
-                    for (v0, vs, tiles) in row_tiles(grid.rows * grid.chunks, sh.dgrad.1) {
-                        let t = DGradRows {
-                            dy: &work.wide[i * dimg..][..dimg],
-                            dstride,
-                            pad,
-                            offs: &work.taps[..khw],
-                            w: &w[c0 * khw..],
-                            k,
-                            filters: g.filters,
-                            j0: v0,
-                            step: iw,
-                            chunks: grid.chunks,
-                            pix,
-                            c: cs,
-                            v: vs,
-                            tiles,
-                        };
-                        t.run(tok, sh, &mut dx[c0 * plane + (b0 + i) * pix..], plane);
-                    }
-                }
             }
-            continue;
-        }
-        for i in 0..images {
             for (c0, cs) in groups(g.input.c, sh.dgrad.0) {
-                for (v0, vs, tiles) in row_tiles(g.in_vecs(l), sh.dgrad.1) {
-                    let t = DGrad {
+                let vecs = if rows {
+                    grid.rows * grid.chunks
+                } else {
+                    g.in_vecs(l)
+                };
+                for (v0, vs, tiles) in row_tiles(vecs, sh.dgrad.1) {
+                    let ops = DGradOps {
                         dy: &work.wide[i * dimg..][..dimg],
                         dstride,
                         pad,
@@ -489,14 +471,28 @@ pub fn backward(
                         w: &w[c0 * khw..],
                         k,
                         filters: g.filters,
-                        p0: v0 * l,
                         pix,
-                        qend: g.qend(),
                         c: cs,
                         v: vs,
                         tiles,
                     };
-                    t.run(tok, sh, &mut dx[c0 * plane + (b0 + i) * pix..], plane);
+                    let dxs = &mut dx[c0 * plane + (b0 + i) * pix..];
+                    if rows {
+                        let t = DGradRows {
+                            ops,
+                            j0: v0,
+                            step: iw,
+                            chunks: grid.chunks,
+                        };
+                        t.run(tok, sh, dxs, plane);
+                    } else {
+                        let t = DGrad {
+                            ops,
+                            p0: v0 * l,
+                            qend: g.qend(),
+                        };
+                        t.run(tok, sh, dxs, plane);
+                    }
                 }
             }
         }
@@ -796,12 +792,12 @@ unsafe fn wgrad_vec<S: Simd, const F: usize, const T: usize, const MASKED: bool>
     }
 }
 
-/// A run of input-gradient tiles: channels `0..c` (weights `w[f·k + c·khw + t]`) × input
-/// positions `p0..p0 + tiles·v·LANES` of one sample, `v` vectors per tile, summing over all
-/// filters and the `khw` taps per channel.
-/// Wide `dy` plane `f` has its real outputs at `dy[f·dstride + pad..]` and zeros in its margins.
+/// What both forms of the input gradient read and write: channels `0..c` (weights
+/// `w[f·k + c·khw + t]`) of one sample, summing over all filters and the `khw` taps per channel,
+/// in runs of `tiles` tiles of `v` vectors. Wide `dy` plane `f` has its real outputs at
+/// `dy[f·dstride + pad..]` and zeros in its margins.
 #[derive(Clone, Copy)]
-struct DGrad<'a> {
+struct DGradOps<'a> {
     dy: &'a [f32],
     dstride: usize,
     pad: usize,
@@ -810,26 +806,41 @@ struct DGrad<'a> {
     w: &'a [f32],
     k: usize,
     filters: usize,
-    p0: usize,
     pix: usize,
-    /// Extent of the real outputs: tap `off` contributes only to positions `off..off + qend`.
-    qend: usize,
     c: usize,
     v: usize,
     tiles: usize,
 }
 
-impl DGrad<'_> {
-    /// Overwrite `dx[c·plane + p]` for the tile's channels and positions below `pix`.
-    fn run(self, tok: Token, sh: Shapes, dx: &mut [f32], plane: usize) {
-        let (c, v, l, khw) = (self.c, self.v, sh.lanes, self.offs.len());
+impl DGradOps<'_> {
+    /// The extents both kernels rely on but for the positions, which each form checks itself.
+    fn check(&self, sh: Shapes, dx: &[f32], plane: usize) {
+        let (c, v, khw) = (self.c, self.v, self.offs.len());
         assert!((1..=sh.dgrad.0).contains(&c) && (1..=sh.dgrad.1).contains(&v) && khw >= 1);
-        assert!(self.offs.iter().all(|&o| o <= self.pad));
-        let end = self.p0 + self.tiles * v * l;
-        assert!(self.tiles >= 1 && end - v * l < self.pix && self.pad + end <= self.dstride);
+        assert!(self.tiles >= 1 && self.offs.iter().all(|&o| o <= self.pad));
         assert!(self.dy.len() >= self.filters * self.dstride);
         assert!(self.w.len() >= (self.filters - 1) * self.k + c * khw);
         assert!(dx.len() >= (c - 1) * plane + self.pix && plane >= self.pix);
+    }
+}
+
+/// The full-correlation form: input positions `p0..p0 + tiles·v·LANES`.
+#[derive(Clone, Copy)]
+struct DGrad<'a> {
+    ops: DGradOps<'a>,
+    p0: usize,
+    /// Extent of the real outputs: tap `off` contributes only to positions `off..off + qend`.
+    qend: usize,
+}
+
+impl DGrad<'_> {
+    /// Overwrite `dx[c·plane + p]` for the tile's channels and positions below `pix`.
+    fn run(self, tok: Token, sh: Shapes, dx: &mut [f32], plane: usize) {
+        let o = &self.ops;
+        o.check(sh, dx, plane);
+        let vl = o.v * sh.lanes;
+        let end = self.p0 + o.tiles * vl;
+        assert!(end - vl < o.pix && o.pad + end <= o.dstride);
         let xp = dx.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
         unsafe { run_dgrad(tok, self, xp, plane) }
@@ -840,7 +851,7 @@ multiversion! {
     /// # Safety
     /// As [`dgrad_kernel`].
     unsafe fn run_dgrad(g: DGrad<'_>, dx: *mut f32, plane: usize) => dgrad_kernel;
-    shape g.c, g.v;
+    shape g.ops.c, g.ops.v;
     avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
     avx2 [1, 2, 3, 4, 5, 6] x [1, 2];
     portable [1, 2, 3, 4] x [1, 2];
@@ -859,7 +870,7 @@ unsafe fn dgrad_kernel<S: Simd, const C: usize, const V: usize>(
     dx: *mut f32,
     plane: usize,
 ) {
-    for j in 0..g.tiles {
+    for j in 0..g.ops.tiles {
         let tile = DGrad {
             p0: g.p0 + j * V * S::LANES,
             ..g
@@ -882,26 +893,27 @@ unsafe fn dgrad_tile<S: Simd, const C: usize, const V: usize>(
     plane: usize,
 ) {
     let l = S::LANES;
-    let khw = g.offs.len();
+    let (o, p0) = (g.ops, g.p0);
+    let khw = o.offs.len();
     let mut acc = [[s.zero(); V]; C];
-    let (dp, wp) = (g.dy.as_ptr(), g.w.as_ptr());
-    for f in 0..g.filters {
+    let (dp, wp) = (o.dy.as_ptr(), o.w.as_ptr());
+    for f in 0..o.filters {
         // Position p of the tile reads dy at pad + p − off ≥ 0, below pad + p0 + V·LANES ≤ dstride.
-        let base = dp.wrapping_add(f * g.dstride + g.pad + g.p0);
-        for (t, &off) in g.offs.iter().enumerate() {
+        let base = dp.wrapping_add(f * o.dstride + o.pad + p0);
+        for (t, &off) in o.offs.iter().enumerate() {
             // Tap `off` reaches positions off..off + qend only; outside, dy reads are margin.
-            if g.p0 + V * l <= off || g.p0 >= off + g.qend {
+            if p0 + V * l <= off || p0 >= off + g.qend {
                 continue;
             }
             let mut d = [s.zero(); V];
             for (v, dv) in d.iter_mut().enumerate() {
                 // SAFETY: f·dstride + pad + p0 + LANES·v − off + LANES ≤ (f + 1)·dstride ≤
-                // g.dy.len(), and the start is ≥ f·dstride because off ≤ pad.
+                // o.dy.len(), and the start is ≥ f·dstride because off ≤ pad.
                 *dv = unsafe { s.load(base.wrapping_add(v * l).wrapping_sub(off)) };
             }
             for (c, accc) in acc.iter_mut().enumerate() {
-                // SAFETY: f·k + c·khw + t < (filters − 1)·k + C·khw ≤ g.w.len().
-                let wv = s.splat(unsafe { *wp.add(f * g.k + c * khw + t) });
+                // SAFETY: f·k + c·khw + t < (filters − 1)·k + C·khw ≤ o.w.len().
+                let wv = s.splat(unsafe { *wp.add(f * o.k + c * khw + t) });
                 for (a, &dv) in accc.iter_mut().zip(&d) {
                     *a = s.mul_add(wv, dv, *a);
                 }
@@ -910,15 +922,15 @@ unsafe fn dgrad_tile<S: Simd, const C: usize, const V: usize>(
     }
     for (c, accc) in acc.iter().enumerate() {
         for (v, &a) in accc.iter().enumerate() {
-            let p = g.p0 + v * l;
+            let p = p0 + v * l;
             let dst = dx.wrapping_add(c * plane + p);
             // SAFETY: lanes below `pix` write dx[c·plane + p + lane] < (C − 1)·plane + pix,
             // inside `dx`; a vector reaching past `pix` is masked there.
             unsafe {
-                if p + l <= g.pix {
+                if p + l <= o.pix {
                     s.store(dst, a);
                 } else {
-                    s.store_masked(dst, a, s.mask(g.pix.saturating_sub(p)));
+                    s.store_masked(dst, a, s.mask(o.pix.saturating_sub(p)));
                 }
             }
         }
@@ -936,37 +948,22 @@ unsafe fn dgrad_tile<S: Simd, const C: usize, const V: usize>(
 /// `filters` FMAs. `dx` must be zero on entry.
 #[derive(Clone, Copy)]
 struct DGradRows<'a> {
-    dy: &'a [f32],
-    dstride: usize,
-    pad: usize,
-    /// Tap offsets `ky·w + kx`.
-    offs: &'a [usize],
-    w: &'a [f32],
-    k: usize,
-    filters: usize,
+    ops: DGradOps<'a>,
     j0: usize,
     step: usize,
     chunks: usize,
-    pix: usize,
-    c: usize,
-    v: usize,
-    tiles: usize,
 }
 
 impl DGradRows<'_> {
     /// Add into `dx[c·plane + p]` for the tile's channels.
     fn run(self, tok: Token, sh: Shapes, dx: &mut [f32], plane: usize) {
-        let (c, v, l, khw) = (self.c, self.v, sh.lanes, self.offs.len());
-        assert!((1..=sh.dgrad.0).contains(&c) && (1..=sh.dgrad.1).contains(&v) && khw >= 1);
-        assert!(self.tiles >= 1 && self.chunks >= 1);
-        let last = self.j0 + self.tiles * v - 1;
+        let (o, l) = (&self.ops, sh.lanes);
+        o.check(sh, dx, plane);
+        assert!(self.chunks >= 1);
+        let last = self.j0 + o.tiles * o.v - 1;
         let qmax = last / self.chunks * self.step + last % self.chunks * l;
-        let omax = self.offs.iter().copied().max().unwrap_or(0);
-        assert!(omax <= self.pad && qmax + omax + l <= self.pix);
-        assert!(self.pad + qmax + l <= self.dstride);
-        assert!(self.dy.len() >= self.filters * self.dstride);
-        assert!(self.w.len() >= (self.filters - 1) * self.k + c * khw);
-        assert!(dx.len() >= (c - 1) * plane + self.pix && plane >= self.pix);
+        let omax = o.offs.iter().copied().max().unwrap_or(0);
+        assert!(qmax + omax + l <= o.pix && o.pad + qmax + l <= o.dstride);
         let xp = dx.as_mut_ptr();
         // SAFETY: `tok` proves the CPU runs the family; extents asserted above.
         unsafe { run_dgrad_rows(tok, self, xp, plane) }
@@ -977,7 +974,7 @@ multiversion! {
     /// # Safety
     /// As [`dgrad_rows_kernel`].
     unsafe fn run_dgrad_rows(g: DGradRows<'_>, dx: *mut f32, plane: usize) => dgrad_rows_kernel;
-    shape g.c, g.v;
+    shape g.ops.c, g.ops.v;
     avx512 [1, 2, 3, 4, 5, 6] x [1, 2, 3, 4];
     avx2 [1, 2, 3, 4, 5, 6] x [1, 2];
     portable [1, 2, 3, 4] x [1, 2];
@@ -997,25 +994,26 @@ unsafe fn dgrad_rows_kernel<S: Simd, const C: usize, const V: usize>(
     plane: usize,
 ) {
     let l = S::LANES;
-    let khw = g.offs.len();
-    let (dp, wp) = (g.dy.as_ptr(), g.w.as_ptr());
-    for j in 0..g.tiles {
+    let o = g.ops;
+    let khw = o.offs.len();
+    let (dp, wp) = (o.dy.as_ptr(), o.w.as_ptr());
+    for j in 0..o.tiles {
         let qs: [usize; V] = std::array::from_fn(|v| {
             let jj = g.j0 + j * V + v;
             jj / g.chunks * g.step + jj % g.chunks * l
         });
-        for (t, &off) in g.offs.iter().enumerate() {
+        for (t, &off) in o.offs.iter().enumerate() {
             let mut acc = [[s.zero(); V]; C];
-            for f in 0..g.filters {
-                let base = dp.wrapping_add(f * g.dstride + g.pad);
+            for f in 0..o.filters {
+                let base = dp.wrapping_add(f * o.dstride + o.pad);
                 let mut d = [s.zero(); V];
                 for (dv, &q) in d.iter_mut().zip(&qs) {
-                    // SAFETY: f·dstride + pad + q + LANES ≤ (f + 1)·dstride ≤ g.dy.len().
+                    // SAFETY: f·dstride + pad + q + LANES ≤ (f + 1)·dstride ≤ o.dy.len().
                     *dv = unsafe { s.load(base.wrapping_add(q)) };
                 }
                 for (c, accc) in acc.iter_mut().enumerate() {
-                    // SAFETY: f·k + c·khw + t < (filters − 1)·k + C·khw ≤ g.w.len().
-                    let wv = s.splat(unsafe { *wp.add(f * g.k + c * khw + t) });
+                    // SAFETY: f·k + c·khw + t < (filters − 1)·k + C·khw ≤ o.w.len().
+                    let wv = s.splat(unsafe { *wp.add(f * o.k + c * khw + t) });
                     for (a, &dv) in accc.iter_mut().zip(&d) {
                         *a = s.mul_add(wv, dv, *a);
                     }
