@@ -34,6 +34,10 @@ const CASES: &[(usize, usize, usize, bool, bool, bool)] = &[
     (7, 5, 520, false, true, false),    // dot products, masked tail, edge tiles
     (6, 9, 530, false, true, true),     // dot products into a strided C
     (4, 30, 1100, false, false, false), // two depth blocks of the AVX-512 kernels too (KC = 1024)
+    // Column-major A (the portable path packs it): two depth blocks, a one-row edge tile and a
+    // masked last vector of an in-place B; then a packed B with edge tiles.
+    (9, 21, 300, true, false, false),
+    (101, 18, 5, true, false, false),
 ];
 
 #[test]

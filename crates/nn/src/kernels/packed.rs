@@ -10,8 +10,10 @@
 //! - B is cut into blocks of `KC × NC` and packed as slivers `NR` columns wide, unless it can be
 //!   read in place (row-major B and few rows of A to reuse a packed sliver: a convolution has
 //!   6–16 filters); an in-place tail vector is a masked load.
-//! - A is never packed: the micro-kernel broadcasts single elements of A in place, so any strides
-//!   work (measured: packing the MLP's column-major Xᵀ into panels was 9 % slower).
+//! - A is not packed: the micro-kernel broadcasts single elements of A in place, so any strides
+//!   work (measured: packing the MLP's column-major Xᵀ into panels was 9 % slower on AVX-512).
+//!   The exception is the portable path on x86-64 with an A that is not row-major
+//!   ([`packs_a`]).
 //! - A register-blocked micro-kernel multiplies `MR` rows of A by one B sliver into an
 //!   `MR × NR` tile of C; edge tiles run a kernel instantiated (const generics) for exactly their
 //!   row count and vector count, so a 6-filter convolution spends no FMA on padding rows.
@@ -46,6 +48,8 @@ pub struct Workspace {
     /// a split load (two lines) — measured on the MLP step at b = 512 (AVX-512), 16 bytes off a
     /// line was 8 % slower than aligned, and which one a `Scratch` got was up to the allocator.
     b: AlignedVec,
+    /// Panels of A with every element repeated across a vector ([`packs_a`]).
+    a: AlignedVec,
 }
 
 impl Workspace {
@@ -55,7 +59,7 @@ impl Workspace {
 
     /// Floats currently held.
     pub fn capacity(&self) -> usize {
-        self.b.len()
+        self.b.len() + self.a.len()
     }
 }
 
@@ -99,6 +103,34 @@ fn kc_block(isa: Isa) -> usize {
     match isa {
         Isa::Avx512 => 1024,
         Isa::Avx2 | Isa::Portable => 256,
+    }
+}
+
+/// Whether the kernels read A from panels packed by [`pack_a_splat`] rather than in place: only
+/// the portable path on x86-64, and only for an A that is not row-major (the MLP's `Xᵀ` in the
+/// weight gradient). In place, each broadcast of such an A is a scalar load from a new cache
+/// line (its rows along k are a whole row of X apart) plus a shuffle (SSE2 has no
+/// load-and-broadcast), repeated for every sliver of B; packed, both happen once per row tile.
+/// Measured (matmul bench, AMD EPYC Zen 4): `dW_784x128_k512` 30.7 → 38.4 GFLOP/s, MLP step
+/// 9.1 → 8.6 ms. A row-major A gained nothing (forward 36.9 vs 35.8 GFLOP/s: the panel is 4× the
+/// bytes, and with the row tile outermost B streams from L2). AVX2 and AVX-512 broadcast from
+/// memory in one load, and NEON has a load-and-replicate (`ld1r`).
+fn packs_a(isa: Isa, av: View) -> bool {
+    // (`pack_a_splat` writes 4 lanes: the portable family's.)
+    cfg!(target_arch = "x86_64") && isa == Isa::Portable && av.cs != 1
+}
+
+/// Pack rows `i0..i0 + rows` × depth `p0..p0 + kc` of A as whole vectors of 4 copies of each
+/// element (the portable family's lanes), in the order the depth loop reads them:
+/// `dst[(kk·rows + r)·4 + lane]`.
+fn pack_a_splat(a: &[f32], v: View, i0: usize, rows: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+    for (kk, d) in dst.chunks_exact_mut(rows * 4).take(kc).enumerate() {
+        for (r, dv) in d.chunks_exact_mut(4).enumerate() {
+            // A fixed-size store (one vector), not `fill` over a run-time length: that was a
+            // scalar loop and took a quarter of the MLP step.
+            let x = a[(i0 + r) * v.rs + (p0 + kk) * v.cs];
+            dv.copy_from_slice(&[x; 4]);
+        }
     }
 }
 
@@ -241,9 +273,13 @@ pub(crate) fn compute(
                     pack_b(b, bv, pc, kc, j0, cols, width, &mut dst[..kc * width]);
                 }
             }
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                for s in 0..slivers {
+            // One tile: rows `i0..` of A (in place, or the packed panel `ap`) times sliver `s`.
+            // (A macro, not a closure: the closure was not inlined, and its call per tile cost
+            // 2–3 % of the MLP step.)
+            macro_rules! run_at {
+                ($s:expr, $i0:expr, $rows:expr, $ap:expr) => {{
+                    let (s, i0, rows, ap): (usize, usize, usize, Option<&[f32]>) =
+                        ($s, $i0, $rows, $ap);
                     let j0 = jc + s * nr;
                     let cols = nr.min(jc + nc - j0);
                     let vecs = cols.div_ceil(l);
@@ -252,36 +288,62 @@ pub(crate) fn compute(
                     } else {
                         (&ws.b[s * kc * nr..][..kc * vecs * l], vecs * l)
                     };
-                    for i0 in (ic..ic + mc).step_by(mr) {
-                        let tile = Tile {
-                            kc,
-                            rows: mr.min(ic + mc - i0),
-                            vecs,
-                            cols,
-                            a: &a[i0 * av.rs + pc * av.cs..],
-                            ars: av.rs,
-                            acs: av.cs,
-                            b: bs,
-                            brs,
-                            b_whole: !b_in_place,
-                            add,
-                            bias: if add { None } else { bias.map(|bs| &bs[j0..]) },
-                        };
-                        let off = i0 * cv.rs + j0 * cv.cs;
-                        if cv.cs == 1 {
-                            tile.run(tok, isa, &mut c[off..], cv.rs);
-                        } else {
-                            // A strided C: compute into a dense tile, then scatter.
-                            let mut tmp = [0.0f32; MAX_MR * MAX_NR];
-                            Tile { add: false, ..tile }.run(tok, isa, &mut tmp, MAX_NR);
-                            for r in 0..tile.rows {
-                                for j in 0..cols {
-                                    let dst = &mut c[off + r * cv.rs + j * cv.cs];
-                                    let v = tmp[r * MAX_NR + j];
-                                    // (The bias, if any, is in `tmp` already.)
-                                    *dst = if add { *dst + v } else { v };
-                                }
+                    let tile = Tile {
+                        kc,
+                        rows,
+                        vecs,
+                        cols,
+                        a: ap.unwrap_or(&a[i0 * av.rs + pc * av.cs..]),
+                        ars: av.rs,
+                        acs: av.cs,
+                        a_packed: ap.is_some(),
+                        b: bs,
+                        brs,
+                        b_whole: !b_in_place,
+                        add,
+                        bias: if add { None } else { bias.map(|bs| &bs[j0..]) },
+                    };
+                    let off = i0 * cv.rs + j0 * cv.cs;
+                    if cv.cs == 1 {
+                        tile.run(tok, isa, &mut c[off..], cv.rs);
+                    } else {
+                        // A strided C: compute into a dense tile, then scatter.
+                        let mut tmp = [0.0f32; MAX_MR * MAX_NR];
+                        Tile { add: false, ..tile }.run(tok, isa, &mut tmp, MAX_NR);
+                        for r in 0..tile.rows {
+                            for j in 0..cols {
+                                let dst = &mut c[off + r * cv.rs + j * cv.cs];
+                                let v = tmp[r * MAX_NR + j];
+                                // (The bias, if any, is in `tmp` already.)
+                                *dst = if add { *dst + v } else { v };
                             }
+                        }
+                    }
+                }};
+            }
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                if packs_a(isa, av) {
+                    // Row tile outer, slivers inner: each panel is packed just before the slivers
+                    // that reuse it, and stays in L1 (2 rows × 256 steps × 4 lanes: 8 KiB).
+                    // (Packing the whole block of rows at once measured 15 % slower on the MLP
+                    // step: its 48 panels, 384 KiB, are written from and read back from L2.)
+                    for i0 in (ic..ic + mc).step_by(mr) {
+                        let rows = mr.min(ic + mc - i0);
+                        let len = rows * kc * l;
+                        if ws.a.len() < len {
+                            // Grown, not resized: every panel is packed before it is read.
+                            ws.a = AlignedVec::zeroed(len);
+                        }
+                        pack_a_splat(a, av, i0, rows, pc, kc, &mut ws.a[..len]);
+                        for s in 0..slivers {
+                            run_at!(s, i0, rows, Some(&ws.a[..len]));
+                        }
+                    }
+                } else {
+                    for s in 0..slivers {
+                        for i0 in (ic..ic + mc).step_by(mr) {
+                            run_at!(s, i0, mr.min(ic + mc - i0), None);
                         }
                     }
                 }
@@ -302,6 +364,8 @@ struct Tile<'a> {
     a: &'a [f32],
     ars: usize,
     acs: usize,
+    /// `a` is a panel from [`pack_a_splat`] (`ars` and `acs` then unused).
+    a_packed: bool,
     b: &'a [f32],
     brs: usize,
     /// B rows hold whole vectors (a padded sliver): no masked tail load needed.
@@ -320,7 +384,11 @@ impl Tile<'_> {
         assert!(self.rows >= 1 && self.rows <= tile_rows(isa));
         assert!(self.vecs >= 1 && self.vecs <= tile_vecs(isa));
         assert!(self.cols > (self.vecs - 1) * l && self.cols <= self.vecs * l);
-        assert!(self.a.len() > (self.rows - 1) * self.ars + (self.kc - 1) * self.acs);
+        if self.a_packed {
+            assert!(self.a.len() >= self.kc * self.rows * l);
+        } else {
+            assert!(self.a.len() > (self.rows - 1) * self.ars + (self.kc - 1) * self.acs);
+        }
         let b_row = if self.b_whole {
             self.vecs * l
         } else {
@@ -350,7 +418,8 @@ multiversion! {
 /// broadcasts of A feed `R·V` fused multiply-adds.
 ///
 /// # Safety
-/// `t.a` reaches `(R − 1)·ars + (kc − 1)·acs`; `t.b` holds `(kc − 1)·brs + cols` floats, or
+/// `t.a` reaches `(R − 1)·ars + (kc − 1)·acs`, or holds `kc·R·LANES` floats when `a_packed`;
+/// `t.b` holds `(kc − 1)·brs + cols` floats, or
 /// `(kc − 1)·brs + V·LANES` when `b_whole`; `c` holds `(R − 1)·rs + cols` floats; a bias holds
 /// at least `cols`; `(V − 1)·LANES < cols ≤ V·LANES` (asserted by [`Tile::run`]).
 #[inline(always)]
@@ -361,14 +430,43 @@ unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
     rs: usize,
 ) {
     let l = S::LANES;
-    // SAFETY (each arm): the caller's contract, and the arm's layout matches `t`'s strides.
+    // Whether the last vector of a B row is a masked load. On the portable path it is a constant
+    // of the depth loop: as a run-time flag its test stayed in every step, and the two load forms
+    // together spilled a B vector to the stack (perf annotate; MLP step 9.6 → 9.2 ms). The other
+    // families keep the flag (no change measured there; one loop each instead of two, and with
+    // the panel layout below only on the portable path too, the build of `nn` stays at ~11 s
+    // instead of 38 s).
+    let tail = !t.b_whole && t.cols < V * l;
+    let layout = if t.a_packed {
+        PACKED_A
+    } else if t.acs == 1 {
+        ROW_MAJOR_A
+    } else if t.ars == 1 {
+        COL_MAJOR_A
+    } else {
+        STRIDED_A
+    };
+    // SAFETY (each arm): the caller's contract; the arm's layout matches `t`'s strides, and its
+    // tail mode is `tail`'s or tests it.
     let acc = unsafe {
-        if t.acs == 1 {
-            depth_loop::<S, R, V, ROW_MAJOR_A>(s, t, c, rs)
-        } else if t.ars == 1 {
-            depth_loop::<S, R, V, COL_MAJOR_A>(s, t, c, rs)
+        if S::LANES == 4 {
+            match (layout, tail) {
+                (ROW_MAJOR_A, false) => depth_loop::<S, R, V, ROW_MAJOR_A, WHOLE>(s, t, c, rs),
+                (ROW_MAJOR_A, true) => depth_loop::<S, R, V, ROW_MAJOR_A, MASKED>(s, t, c, rs),
+                (COL_MAJOR_A, false) => depth_loop::<S, R, V, COL_MAJOR_A, WHOLE>(s, t, c, rs),
+                (COL_MAJOR_A, true) => depth_loop::<S, R, V, COL_MAJOR_A, MASKED>(s, t, c, rs),
+                (STRIDED_A, false) => depth_loop::<S, R, V, STRIDED_A, WHOLE>(s, t, c, rs),
+                (STRIDED_A, true) => depth_loop::<S, R, V, STRIDED_A, MASKED>(s, t, c, rs),
+                (_, false) => depth_loop::<S, R, V, PACKED_A, WHOLE>(s, t, c, rs),
+                (_, true) => depth_loop::<S, R, V, PACKED_A, MASKED>(s, t, c, rs),
+            }
         } else {
-            depth_loop::<S, R, V, STRIDED_A>(s, t, c, rs)
+            match layout {
+                ROW_MAJOR_A => depth_loop::<S, R, V, ROW_MAJOR_A, EITHER>(s, t, c, rs),
+                COL_MAJOR_A => depth_loop::<S, R, V, COL_MAJOR_A, EITHER>(s, t, c, rs),
+                STRIDED_A => depth_loop::<S, R, V, STRIDED_A, EITHER>(s, t, c, rs),
+                _ => unreachable!("packed panels of A are the portable family's"),
+            }
         }
     };
     for (r, accr) in acc.iter().enumerate() {
@@ -406,6 +504,14 @@ unsafe fn tile_kernel<S: Simd, const R: usize, const V: usize>(
 const ROW_MAJOR_A: u8 = 0;
 const COL_MAJOR_A: u8 = 1;
 const STRIDED_A: u8 = 2;
+/// A panel of whole vectors from [`pack_a_splat`].
+const PACKED_A: u8 = 3;
+
+/// How [`depth_loop`] loads the last vector of a B row, as a constant: always whole, always
+/// masked, or as the tile's flag says.
+const WHOLE: u8 = 0;
+const MASKED: u8 = 1;
+const EITHER: u8 = 2;
 
 /// The depth loop of [`tile_kernel`]: returns the `R × V` accumulators of `A·B` over `t.kc`
 /// steps.
@@ -418,10 +524,11 @@ const STRIDED_A: u8 = 2;
 /// MLP and AVX2 steps.
 ///
 /// # Safety
-/// As [`tile_kernel`], and `AL` matches `t`'s strides (`acs == 1` for [`ROW_MAJOR_A`],
-/// `ars == 1` for [`COL_MAJOR_A`]).
+/// As [`tile_kernel`], `AL` matches `t`'s strides (`acs == 1` for [`ROW_MAJOR_A`],
+/// `ars == 1` for [`COL_MAJOR_A`], `a_packed` for [`PACKED_A`]), and with [`WHOLE`] every B
+/// row holds `V` whole vectors (`b_whole`, or `cols == V·LANES`).
 #[inline(always)]
-unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
+unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8, const BT: u8>(
     s: S,
     t: Tile<'_>,
     c: *mut f32,
@@ -432,9 +539,12 @@ unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
     let acs = if AL == ROW_MAJOR_A { 1 } else { t.acs };
     let mut acc = [[s.zero(); V]; R];
     let (a, b) = (t.a.as_ptr(), t.b.as_ptr());
-    let left = t.cols - (V - 1) * l;
-    let last = s.mask(left);
-    let tail = !t.b_whole && left < l;
+    let last = s.mask(t.cols - (V - 1) * l);
+    let tail = match BT {
+        WHOLE => false,
+        MASKED => true,
+        _ => !t.b_whole && t.cols < V * l,
+    };
     // A macro, not a closure: a closure is not compiled with the enclosing function's target
     // features, so its intrinsics would be calls (measured: 60× slower).
     macro_rules! step {
@@ -456,8 +566,15 @@ unsafe fn depth_loop<S: Simd, const R: usize, const V: usize, const AL: u8>(
             }
             for (r, accr) in acc.iter_mut().enumerate() {
                 // SAFETY: element (r, kk), r < R and kk < kc, lies at r·ars + kk·acs within
-                // `t.a` (`ars`, `acs` equal `t`'s strides for this layout).
-                let x = s.splat(unsafe { *a.add(r * ars + kk * acs) });
+                // `t.a` (`ars`, `acs` equal `t`'s strides for this layout); in a packed panel
+                // its vector is at (kk·R + r)·LANES, below kc·R·LANES ≤ its length.
+                let x = unsafe {
+                    if AL == PACKED_A {
+                        s.load(a.add((kk * R + r) * l))
+                    } else {
+                        s.splat(*a.add(r * ars + kk * acs))
+                    }
+                };
                 for (av, &bvv) in accr.iter_mut().zip(&bv) {
                     *av = s.mul_add(x, bvv, *av);
                 }
