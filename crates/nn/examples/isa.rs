@@ -7,6 +7,12 @@ fn main() {
     for isa in Isa::ALL {
         if isa.available() {
             println!("  {isa:<8} runs here");
+        } else if isa.hidden() {
+            println!(
+                "  {isa:<8} NOT RUN here (hidden by {}={})",
+                nn::kernels::isa::MAX_ENV,
+                Isa::cap().map_or("?", Isa::name)
+            );
         } else {
             println!("  {isa:<8} NOT RUN here (needs {})", isa.needs());
         }

@@ -15,6 +15,14 @@ use super::simd::{Avx2, Avx512};
 /// (`avx512`, `avx2` or `portable`; unset or empty: the best one this CPU has).
 pub const ENV: &str = "NN_ISA";
 
+/// The environment variable that caps detection, read once per process: `NN_ISA_MAX=avx2` makes
+/// the AVX-512 family unavailable, `portable` both x86 families, exactly as on a CPU without
+/// them (detection, [`Isa::available`], forcing, the tests' NOT RUN lines). It lets one machine
+/// run the code paths of a lesser CPU class: `.ci/run` runs `nn`'s tests under both caps, so an
+/// AVX-512 CI machine also checks what an AVX2-only one would run. (The `gemm` crate backend
+/// detects the CPU itself and is not capped.)
+pub const MAX_ENV: &str = "NN_ISA_MAX";
+
 /// An instruction-set family of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Isa {
@@ -39,8 +47,18 @@ pub enum IsaError {
         cpu: String,
         available: String,
     },
-    #[error("{ENV}={value}: {source}")]
+    #[error(
+        "{isa} is hidden by {MAX_ENV}={max} (this CPU, {cpu}, has it); available here: {available}"
+    )]
+    Hidden {
+        isa: Isa,
+        max: Isa,
+        cpu: String,
+        available: String,
+    },
+    #[error("{var}={value}: {source}")]
     Env {
+        var: &'static str,
         value: String,
         #[source]
         source: Box<IsaError>,
@@ -69,9 +87,23 @@ impl Isa {
         }
     }
 
-    /// Whether this CPU runs the family (`is_x86_feature_detected!` caches its answer).
+    /// Whether this CPU runs the family (`is_x86_feature_detected!` caches its answer) and
+    /// [`MAX_ENV`] does not hide it.
     pub fn available(self) -> bool {
         self.token().is_some()
+    }
+
+    /// The cap [`MAX_ENV`] sets, if any: families faster than it are unavailable. A value that
+    /// does not name a family caps nothing here; [`Isa::from_env`] (which networks and the
+    /// trainer call) refuses it with a typed error.
+    pub fn cap() -> Option<Isa> {
+        static CAP: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+        *CAP.get_or_init(|| std::env::var(MAX_ENV).ok()?.parse().ok())
+    }
+
+    /// Whether [`MAX_ENV`] hides this family (it is faster than the cap).
+    pub fn hidden(self) -> bool {
+        Isa::cap().is_some_and(|max| self < max)
     }
 
     /// The best family this CPU runs.
@@ -102,6 +134,14 @@ impl Isa {
             .map(|i| i.name())
             .collect::<Vec<_>>()
             .join(", ");
+        if let (true, Some(max)) = (self.hidden(), Isa::cap()) {
+            return Err(IsaError::Hidden {
+                isa: self,
+                max,
+                cpu: cpu_model(),
+                available,
+            });
+        }
         Err(IsaError::Unavailable {
             isa: self,
             needs: self.needs(),
@@ -111,14 +151,24 @@ impl Isa {
     }
 
     /// The family `NN_ISA` asks for (checked against this CPU), or `None` when it is unset or
-    /// empty.
+    /// empty. Also refuses a [`MAX_ENV`] that names no family.
     pub fn from_env() -> Result<Option<Isa>, IsaError> {
+        if let Ok(v) = std::env::var(MAX_ENV).map(|v| v.trim().to_string()) {
+            if let (false, Err(e)) = (v.is_empty(), v.parse::<Isa>()) {
+                return Err(IsaError::Env {
+                    var: MAX_ENV,
+                    value: v,
+                    source: Box::new(e),
+                });
+            }
+        }
         match std::env::var(ENV) {
             Ok(v) if !v.trim().is_empty() => v
                 .parse::<Isa>()
                 .and_then(Isa::check)
                 .map(Some)
                 .map_err(|e| IsaError::Env {
+                    var: ENV,
                     value: v.clone(),
                     source: Box::new(e),
                 }),
@@ -147,8 +197,12 @@ impl Isa {
         }
     }
 
-    /// The proof that this CPU runs the family, for the kernels.
+    /// The proof that this CPU runs the family, for the kernels (none for a family
+    /// [`MAX_ENV`] hides).
     pub(crate) fn token(self) -> Option<Token> {
+        if self.hidden() {
+            return None;
+        }
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Avx512::new().map(Token::Avx512),

@@ -23,7 +23,7 @@
 //!
 //! One generic source per kernel ([`crate::kernels::simd::Simd`]), instantiated per instruction
 //! set ([`Isa`]): `6 × 64` tiles on AVX-512F (24 zmm accumulators), `6 × 16` on AVX2 + FMA (12
-//! ymm), `4 × 8` portable (8 four-lane vectors: SSE2 or NEON registers).
+//! ymm), `2 × 16` portable (8 four-lane vectors: SSE2 or NEON registers).
 
 use crate::kernels::isa::{Isa, Token};
 use crate::kernels::matmul::View;
