@@ -77,6 +77,39 @@ fn bad_input_is_exit_2_with_a_message_and_no_report() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A bad `NN_ISA` or `NN_ISA_MAX` value is exit 2 with a message that names the variable and the
+/// value as written (not as a `--flag`: the value was once shown as `--avx3`), and no report.
+#[test]
+fn a_bad_instruction_set_variable_is_exit_2_and_names_it() {
+    let dir = tmp("bad_isa");
+    let json = dir.join("r.json");
+    for var in ["NN_ISA", "NN_ISA_MAX"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args([
+                "--json",
+                json.to_str().unwrap(),
+                "--epochs",
+                "0.01",
+                "--quiet",
+            ])
+            .env(var, "avx3")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {err}");
+        assert!(
+            err.contains(&format!("{var}=avx3")) && err.contains("\"avx3\""),
+            "{var}: {err}"
+        );
+        assert!(
+            !err.contains("--avx3") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(!json.exists(), "{var} left a report behind");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn stepsize_show_prints_factors_and_needs_a_histogram_for_tail() {
     let dir = tmp("step");

@@ -38,7 +38,8 @@ pub enum Isa {
 /// Why an instruction set cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IsaError {
-    #[error("unknown instruction set `{0}` (expected avx512, avx2 or portable)")]
+    // (The value in quotes, not backticks: the trainer turns backticked names into `--flags`.)
+    #[error("unknown instruction set \"{0}\" (expected avx512, avx2 or portable)")]
     Unknown(String),
     #[error("this CPU ({cpu}) does not have {isa}: the kernels it would run need {needs}; available here: {available}")]
     Unavailable {
