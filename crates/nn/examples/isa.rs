@@ -7,7 +7,7 @@ fn main() {
     for isa in Isa::ALL {
         if isa.available() {
             println!("  {isa:<8} runs here");
-        } else if isa.hidden() {
+        } else if isa.hidden() && isa.detected() {
             println!(
                 "  {isa:<8} NOT RUN here (hidden by {}={})",
                 nn::kernels::isa::MAX_ENV,

@@ -168,7 +168,7 @@ fn convolutions_run_the_family_for_convolution_picks() {
     for i in Isa::unavailable_here() {
         let e = net.clone().with_conv_isa(i).unwrap_err();
         // (Under `NN_ISA_MAX` a family this CPU has may be hidden: the error says which.)
-        let why = if i.hidden() {
+        let why = if i.hidden() && i.detected() {
             nn::kernels::isa::MAX_ENV
         } else {
             "does not have"

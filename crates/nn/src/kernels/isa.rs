@@ -102,9 +102,15 @@ impl Isa {
         *CAP.get_or_init(|| std::env::var(MAX_ENV).ok()?.parse().ok())
     }
 
-    /// Whether [`MAX_ENV`] hides this family (it is faster than the cap).
+    /// Whether [`MAX_ENV`] hides this family (it is faster than the cap), whether or not the
+    /// CPU has it.
     pub fn hidden(self) -> bool {
         Isa::cap().is_some_and(|max| self < max)
+    }
+
+    /// Whether the CPU itself runs the family, regardless of [`MAX_ENV`].
+    pub fn detected(self) -> bool {
+        self.detected_token().is_some()
     }
 
     /// The best family this CPU runs.
@@ -135,7 +141,8 @@ impl Isa {
             .map(|i| i.name())
             .collect::<Vec<_>>()
             .join(", ");
-        if let (true, Some(max)) = (self.hidden(), Isa::cap()) {
+        // Hidden only where the cap is the reason: a family the CPU lacks is unavailable.
+        if let (true, true, Some(max)) = (self.hidden(), self.detected(), Isa::cap()) {
             return Err(IsaError::Hidden {
                 isa: self,
                 max,
@@ -204,6 +211,11 @@ impl Isa {
         if self.hidden() {
             return None;
         }
+        self.detected_token()
+    }
+
+    /// The token by run-time detection alone.
+    fn detected_token(self) -> Option<Token> {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Avx512::new().map(Token::Avx512),

@@ -25,7 +25,9 @@ pub fn each_isa(test: &str, mut check: impl FnMut(Isa)) -> usize {
 /// Report that `test` could not run `isa` on this CPU.
 pub fn not_run(test: &str, isa: Isa) {
     let why = match Isa::cap() {
-        Some(max) if isa.hidden() => format!("hidden by {}={max}", nn::kernels::isa::MAX_ENV),
+        Some(max) if isa.hidden() && isa.detected() => {
+            format!("hidden by {}={max}", nn::kernels::isa::MAX_ENV)
+        }
         _ => format!("this CPU, {}, lacks {}", nn::cpu_model(), isa.needs()),
     };
     let line = format!("NOT RUN: {test} on {isa} ({why})\n");
